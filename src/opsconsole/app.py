@@ -1,0 +1,216 @@
+"""The app: screens, themes, keymap, and the paths every screen shares (open a log, launch,
+the kill-switch). Screens own their widgets and workers; this stays small."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import Iterable
+
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from opsconsole.domain import policy
+from opsconsole.domain.models import RunSpec
+from opsconsole.services.context import Context
+from opsconsole.ui.bindings import bindings
+from opsconsole.ui.screens.balances import BalancesScreen
+from opsconsole.ui.screens.confirm import ConfirmScreen
+from opsconsole.ui.screens.help import HelpScreen
+from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
+from opsconsole.ui.screens.launch import LaunchScreen
+from opsconsole.ui.screens.logs import LogsScreen
+from opsconsole.ui.screens.runs import RunsScreen
+from opsconsole.ui.screens.status import StatusScreen
+from opsconsole.ui.theming import discover_themes
+
+SCREENS_BY_NAME = {"status": StatusScreen, "logs": LogsScreen, "launch": LaunchScreen, "runs": RunsScreen,
+                   "balances": BalancesScreen}
+
+
+class OpsConsole(App):
+    TITLE = "opsconsole"
+    CSS_PATH = "ui/app.tcss"
+    BINDINGS = bindings("global")
+    MODES = {name: cls for name, cls in SCREENS_BY_NAME.items()}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+        self.user_keymap = dict(context.config.keys)
+        self.halted = False
+        self.env_colour = "#d70000" if context.profile.production else "#3b82c4"
+        self._kill_results: KillResultsScreen | None = None
+        self._kill_task: asyncio.Task | None = None
+
+    # --- start-up ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        themes, errors = discover_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        names = {t.name for t in themes}
+        wanted = self.context.profile.theme
+        self.theme = wanted if wanted in names else "opsconsole"
+        if wanted not in names:
+            errors.append(f"profile {self.context.profile.name!r}: no theme {wanted!r} (have: {', '.join(sorted(names))})")
+        self.env_colour = self.theme_variables.get("env-label-background", self.env_colour) \
+            if self.context.profile.production or wanted != "opsconsole" else self.env_colour
+        if self.user_keymap:
+            self.set_keymap(self.user_keymap)
+        for error in errors:
+            self.notify(error, title="theme", severity="warning", markup=False)
+        self.halted = self.context.ledger.halt_latch() is not None
+        self.switch_mode("status")
+
+    def refresh_halt(self) -> None:
+        """Re-read the latch (after a kill or a release) and show it in the header."""
+        self.run_worker(self._refresh_halt(), group="halt", exclusive=True)
+
+    async def _refresh_halt(self) -> None:
+        latch = await asyncio.to_thread(self.context.ledger.halt_latch)
+        self.halted = latch is not None
+        from opsconsole.ui.widgets.header import OpsHeader
+
+        for screen in self.screen_stack:
+            for header in screen.query(OpsHeader):
+                header.halted = self.halted
+
+    # --- navigation -------------------------------------------------------------------------
+    def action_show_screen(self, name: str) -> None:
+        if self.current_mode != name:
+            self.switch_mode(name)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def open_log(self, path: str | None, title: str | None = None) -> None:
+        """Show `path` in the Logs screen (a new tab, or the one it already has)."""
+        if not path:
+            self.notify("no log for this item yet", severity="warning")
+            return
+
+        async def _open() -> None:
+            if self.current_mode != "logs":
+                await self.switch_mode("logs")
+            screen = self.screen
+            if isinstance(screen, LogsScreen):
+                await screen.open(path, title)
+
+        self.run_worker(_open(), group="open-log")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for name in SCREENS_BY_NAME:
+            yield SystemCommand(f"Screen: {name.title()}", f"Switch to the {name.title()} screen",
+                                lambda n=name: self.action_show_screen(n))
+        yield SystemCommand("Kill-switch: arm", "Show the emergency-stop plan for this profile, then fire",
+                            self.action_arm_killswitch)
+        if self._kill_results is not None:
+            yield SystemCommand("Kill-switch: results", "Show the results of the last firing",
+                                lambda: self.push_screen(self._kill_results))
+        yield SystemCommand("Kill-switch: release HALTED latch", "Allow launches again", self.release_latch)
+        yield SystemCommand("Keys: help", "Every key binding", self.action_help)
+
+    # --- one path for actions that change the world ----------------------------------------------
+    def refusal(self, action: str) -> str | None:
+        latch = self.context.ledger.halt_latch() if action == policy.LAUNCH else None
+        p = self.context.profile
+        return policy.refusal(action, profile=p.name, readonly=p.readonly, halt=latch)
+
+    def guarded(self, action: str) -> bool:
+        reason = self.refusal(action)
+        if reason:
+            self.notify(reason, title="refused", severity="error", timeout=8, markup=False)
+            self.bell()
+            return False
+        return True
+
+    def launch_specs(self, specs: list[RunSpec], label: str) -> None:
+        """Launch runs through the local runner, after the read-only, latch and prod checks."""
+        if not self.guarded(policy.LAUNCH):
+            return
+        profile = self.context.profile
+
+        async def _launch() -> None:
+            if profile.production:
+                ok = await self.push_screen_wait(ConfirmScreen(
+                    f"Launch on {profile.environment}?",
+                    f"{label}: {len(specs)} run(s) on profile {profile.name} [{profile.environment}].",
+                    confirm_label=f"Launch on {profile.environment}"))
+                if not ok:
+                    return
+            try:
+                records = await self.context.runner.launch(specs, self.context.batch_options)
+            except Exception as exc:  # noqa: BLE001 - a refused launch is shown, never a crash
+                self.notify(str(exc), title="launch refused", severity="error", timeout=8, markup=False)
+                return
+            ids = ", ".join(str(r.id) for r in records)
+            self.notify(f"{label}: launched run {ids}", title="launch")
+            await self.switch_mode("status")
+            for pane in self.screen.query("SourcePane"):
+                pane.refresh_now()
+
+        self.run_worker(_launch(), group="launch")
+
+    def release_latch(self) -> None:
+        if not self.guarded(policy.RELEASE):
+            return
+
+        async def _release() -> None:
+            latch = await asyncio.to_thread(self.context.ledger.halt_latch)
+            if latch is None:
+                self.notify("not halted: nothing to release")
+                return
+            ok = await self.push_screen_wait(ConfirmScreen(
+                "Release the HALTED latch?",
+                f"Set {latch.set_at:%Y-%m-%d %H:%M:%S} UTC by {latch.by}: {latch.reason}.\n"
+                "Launches will be allowed again.", confirm_label="Release"))
+            if ok:
+                ks = self.context.killswitch()
+                await asyncio.to_thread(ks.release, f"{getpass.getuser()}@opsconsole")
+                self.notify("HALTED latch released: launches allowed again")
+                self.refresh_halt()
+
+        self.run_worker(_release(), group="release")
+
+    # --- the kill-switch ---------------------------------------------------------------------------
+    def action_arm_killswitch(self) -> None:
+        if isinstance(self.screen, KillSwitchModal):
+            self.screen.action_fire()  # the same key again fires
+            return
+        if isinstance(self.screen, KillResultsScreen):
+            return
+        if self._kill_task is not None and not self._kill_task.done():
+            self.push_screen(self._kill_results)
+            return
+        if not self.guarded(policy.KILLSWITCH):
+            return
+        ks = self.context.killswitch()
+        profile = self.context.profile
+        if not profile.killswitch.confirm:
+            self._fire(ks)
+            return
+
+        def _armed(fire: bool | None) -> None:
+            if fire:
+                self._fire(ks)
+            else:
+                self.notify("kill-switch cancelled")
+
+        self.push_screen(KillSwitchModal(ks.plan(), profile.name, profile.environment), callback=_armed)
+
+    def _fire(self, ks) -> None:
+        """Fire on the app's loop (not the results screen's): hiding the table never cancels it."""
+        results = KillResultsScreen(ks.plan())
+        self._kill_results = results
+
+        async def _run() -> None:
+            report = await ks.fire(by=f"{getpass.getuser()}@opsconsole", on_update=results.update_result)
+            results.finish(report)
+            await self._refresh_halt()
+
+        self._kill_task = asyncio.create_task(_run())
+        self.halted = True
+        self.push_screen(results)

@@ -1,0 +1,75 @@
+"""Find the line of a key in TOML text, so every config or preset error can say file:line.
+
+tomllib gives values but no positions; this scanner follows table headers, arrays of tables
+and (possibly dotted or quoted) keys well enough to point at the line a human must edit."""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+Path_ = tuple[object, ...]
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
+_INLINE_KEY = re.compile(r"""(?:^|[{,])\s*([A-Za-z0-9_-]+|"[^"]*")\s*=""")
+
+
+def _split_key(raw: str) -> list[str]:
+    parts = re.findall(r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'""", raw)
+    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
+
+
+class LineMap:
+    """Maps key paths (("profiles", "prod", "hosts", 0, "name")) to 1-based line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self._lines: dict[Path_, int] = {}
+        table: list[object] = []
+        counters: dict[tuple[object, ...], int] = {}
+        in_multiline: str | None = None
+        for number, line in enumerate(text.splitlines(), start=1):
+            if in_multiline:
+                if in_multiline in line:
+                    in_multiline = None
+                continue
+            header = _HEADER.match(line)
+            if header:
+                parts = _split_key(header.group(2))
+                if header.group(1) == "[[":
+                    idx = counters.get(tuple(parts), -1) + 1
+                    counters[tuple(parts)] = idx
+                    table = [*self._resolve(parts, counters), idx]
+                else:
+                    table = list(self._resolve(parts, counters))
+                self._lines.setdefault(tuple(table), number)
+                continue
+            key = _KEY.match(line)
+            if key:
+                path = (*table, *_split_key(key.group(1)))
+                self._lines.setdefault(path, number)
+                rest = line[key.end():]
+                for inner in _INLINE_KEY.finditer(rest):
+                    self._lines.setdefault((*path, _split_key(inner.group(1))[0]), number)
+                for quote in ('"""', "'''"):
+                    if rest.count(quote) == 1:
+                        in_multiline = quote
+
+    def _resolve(self, parts: Sequence[str], counters: dict[tuple[object, ...], int]) -> list[object]:
+        # [profiles.x.hosts.extra] under [[profiles.x.hosts]] refers to the latest element
+        out: list[object] = []
+        for i, part in enumerate(parts):
+            out.append(part)
+            prefix = tuple(parts[: i + 1])
+            if prefix in counters and i + 1 < len(parts):
+                out.append(counters[prefix])
+        return out
+
+    def line(self, path: Sequence[object]) -> int:
+        """The line of `path`, or of its nearest ancestor that has one (1 if none)."""
+        p = tuple(path)
+        while p:
+            if p in self._lines:
+                return self._lines[p]
+            p = p[:-1]
+        return 1

@@ -1,0 +1,44 @@
+"""What a Status pane shows: sources produce Items, panes draw them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from opsconsole.domain.states import State
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int | None = None
+
+
+@dataclass
+class Item:
+    """One row of a pane: a local run, a DAG run, an ECS task, a pod..."""
+
+    key: str
+    state: State
+    cells: dict[str, Any]
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    log_path: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def human_seconds(seconds: float | None) -> str:
+    """Compact k9s-style durations: 42s, 3m12s, 5h03m, 2d04h."""
+    if seconds is None:
+        return ""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

@@ -1,0 +1,208 @@
+"""A log being read: tail first, then the index in the background, then following growth.
+
+`LogDocument` is what a viewer holds. One background thread per document does, in order:
+read the tail window (so the first screen is painted before any indexing), index the whole
+file, then poll the source every few tens of ms, indexing appended bytes in one batch per
+poll however many lines arrived, and resetting on truncation or rotation. The viewer is
+told through one coalesced callback; it then reads the document's state on its own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Callable
+
+from .index import TAIL_BYTES, LineIndex, LineMap, TailWindow
+from .search import Query, Search
+from .source import Change, Source, open_source
+
+POLL_INTERVAL = 0.03
+_PROGRESS_EVERY = 0.1
+_FINGERPRINT = 64
+
+
+class LogDocument:
+    """Source + tail window + line index + follow loop + the active search.
+
+    `on_change` is called from the background thread when something changed and the
+    previous call has been acknowledged with `take_changes()`: bursts coalesce into one
+    call. All public attributes are safe to read from another thread.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, *, source: Source | None = None,
+                 on_change: Callable[[], None] | None = None,
+                 poll_interval: float = POLL_INTERVAL, tail_bytes: int = TAIL_BYTES,
+                 use_rg: bool | None = None) -> None:
+        self.path = path
+        self._source = source
+        self._on_change = on_change or (lambda: None)
+        self.poll_interval = poll_interval
+        self.tail_bytes = tail_bytes
+        self.use_rg = use_rg
+        self.source: Source | None = source
+        self.index: LineIndex | None = None
+        self.tail: TailWindow | None = None
+        self.indexed = False  # the whole file (as of the last poll) is indexed
+        self.size = 0
+        self.generation = 0  # bumped when the file was replaced or truncated
+        self.event: str | None = None  # last notable event: "truncated", "rotated", "deleted"
+        self.error: str | None = None
+        self.search: Search | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._pending = False
+        self._new_lines = 0
+        self._last_progress = 0.0
+        self._thread = threading.Thread(target=self._run, name="log-follow", daemon=True)
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def start(self) -> "LogDocument":
+        """Start the background thread (tail, index, follow)."""
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and any search, and close the source."""
+        self._stop.set()
+        if self.search is not None:
+            self.search.cancel()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=2)
+        if self.source is not None:
+            self.source.close()
+
+    # -- what the viewer reads --------------------------------------------------------
+
+    @property
+    def lines(self) -> LineMap | None:
+        """The index once complete, the tail window before that, None before anything."""
+        if self.indexed and self.index is not None:
+            return self.index
+        return self.tail
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the file indexed (1.0 when done)."""
+        if self.indexed:
+            return 1.0
+        if self.index is None or not self.size:
+            return 0.0
+        return min(1.0, self.index.indexed_bytes / self.size)
+
+    def take_changes(self) -> int:
+        """Acknowledge the last notification; returns lines appended since the previous one."""
+        with self._lock:
+            self._pending = False
+            n, self._new_lines = self._new_lines, 0
+        return n
+
+    def _notify(self, new_lines: int = 0) -> None:
+        with self._lock:
+            self._new_lines += new_lines
+            if self._pending:
+                return
+            self._pending = True
+        self._on_change()
+
+    # -- search -----------------------------------------------------------------------
+
+    def start_search(self, query: Query, on_update: Callable[[], None] | None = None) -> Search:
+        """Cancel any running search and start `query` over the indexed part (re.error if bad)."""
+        self.cancel_search()
+        index = self.index
+        if index is None:
+            raise RuntimeError("not indexed yet")
+        search = Search(index, query, use_rg=self.use_rg, on_update=on_update or self._notify)
+        self.search = search
+        return search.start(max(index.indexed_bytes, 0) if self.indexed else self.size)
+
+    def cancel_search(self) -> None:
+        """Stop and forget the active search."""
+        search, self.search = self.search, None
+        if search is not None:
+            search.cancel()
+
+    # -- the background thread --------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            if self.source is None:
+                self.source = open_source(self.path)
+            self._load()
+            self._follow()
+        except Exception as exc:  # reported in the status line, never raised into the UI
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._notify()
+
+    def _load(self) -> None:
+        """Tail window, then the full index, of the current source."""
+        source = self.source
+        assert source is not None
+        self.size = source.size()
+        self.tail = TailWindow(source, self.tail_bytes, self.size)
+        self._notify()
+        index = LineIndex(source)
+        self.index = index
+        index.extend(self.size, self._stop.is_set, self._progress)
+        self.indexed = True
+        self._fingerprint = self._read_fingerprint(index.indexed_bytes)
+        self._notify()
+
+    def _progress(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self._last_progress >= _PROGRESS_EVERY:
+            self._last_progress = now
+            self._notify()
+
+    def _read_fingerprint(self, end: int) -> bytes:
+        assert self.source is not None
+        return self.source.read(max(0, end - _FINGERPRINT), min(end, _FINGERPRINT))
+
+    def _reset(self, event: str, reopen: bool) -> None:
+        assert self.source is not None
+        query = self.search.query if self.search is not None else None
+        self.cancel_search()
+        if reopen:
+            self.source.reopen()
+        self.indexed = False
+        self.event = event
+        self.generation += 1
+        self._load()
+        if query is not None:
+            self.start_search(query)
+
+    def _follow(self) -> None:
+        source = self.source
+        assert source is not None
+        while not self._stop.wait(self.poll_interval):
+            check = source.check()
+            if check.change is Change.ROTATED:
+                self._reset("rotated", reopen=True)
+            elif check.change is Change.TRUNCATED:
+                self._reset("truncated", reopen=False)
+            elif check.change is Change.GONE:
+                self.event = "deleted"
+                self._notify()
+            elif check.change is Change.GREW:
+                self._grow(check.size)
+
+    def _grow(self, size: int) -> None:
+        index = self.index
+        assert index is not None
+        old_end = index.indexed_bytes
+        # copytruncate followed by fast writes can leave the file longer than before; the
+        # bytes we indexed last are then different.
+        if self._fingerprint and self._read_fingerprint(old_end) != self._fingerprint:
+            self._reset("truncated", reopen=False)
+            return
+        before = index.line_count
+        index.extend(size, self._stop.is_set)
+        self.size = index.indexed_bytes
+        self._fingerprint = self._read_fingerprint(index.indexed_bytes)
+        search = self.search
+        if search is not None:
+            search.extend(index.indexed_bytes)
+        self._notify(index.line_count - before)

@@ -1,0 +1,273 @@
+"""Where lines start: a compact line index built block by block, and the tail window shown first.
+
+The index keeps, per 1 MB block, the number of newlines before the block and the first
+timestamp in it: 16 bytes per MB, about 16 KB for a 1 GB file, whatever the line count.
+Exact line offsets are derived on demand by re-reading one block from the page cache and
+finding its newlines with numpy (~0.2 ms), with a small LRU of such blocks for scrolling.
+
+Line numbers are 0-based here; the viewer adds 1 for display. A last line without a
+trailing newline is a line (it may still be growing).
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+from collections import OrderedDict
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .levels import parse_timestamp
+from .source import Source
+
+BLOCK_SIZE = 1 << 20
+TAIL_BYTES = 256 * 1024
+_BLOCK_CACHE = 24
+
+
+class LineMap(Protocol):
+    """What the viewer needs: how many lines, and the byte span of each."""
+
+    @property
+    def line_count(self) -> int: ...
+
+    def line_span(self, line: int) -> tuple[int, int]:
+        """(start, end) byte offsets of `line`, end excluding the newline."""
+        ...
+
+    def line_at_offset(self, offset: int) -> int:
+        """The line containing byte `offset`."""
+        ...
+
+
+class LineIndex:
+    """Newline counts per block, extended by one writer thread, read from any thread.
+
+    `extend()` is called by the indexing/follow thread; everything else may be called from
+    the UI thread and costs at most one block read.
+    """
+
+    def __init__(self, source: Source, block_size: int = BLOCK_SIZE) -> None:
+        self.source = source
+        self.block_size = block_size
+        self._lock = threading.Lock()
+        self._cum = array("q")  # newlines before each block
+        self._ts = array("d")  # first timestamp in each block (nan: none found)
+        self._newlines = 0
+        self._end = 0  # bytes indexed
+        self._last_nl = -1  # offset of the last newline seen
+        self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._buf = bytearray(block_size)
+
+    # -- building ---------------------------------------------------------------------
+
+    @property
+    def indexed_bytes(self) -> int:
+        """How many bytes from the start have been indexed."""
+        return self._end
+
+    def extend(self, limit: int, should_stop: Callable[[], bool] = lambda: False,
+               progress: Callable[[int], None] | None = None) -> int:
+        """Index from where we stopped up to byte `limit`; returns the new indexed end.
+
+        Reads block-aligned so a block's count is final once the block is full; a partial
+        last block is topped up on the next call.
+        """
+        bs = self.block_size
+        view = memoryview(self._buf)
+        arr = np.frombuffer(self._buf, dtype=np.uint8)
+        while self._end < limit and not should_stop():
+            block = self._end // bs
+            block_start = block * bs
+            want = min(limit, block_start + bs) - self._end
+            n = self._read_into(view[:want], self._end)
+            if n <= 0:
+                break
+            count = int(np.count_nonzero(arr[:n] == 10))
+            last = self._buf.rfind(b"\n", 0, n)
+            with self._lock:
+                if block == len(self._cum):
+                    self._cum.append(self._newlines)
+                    self._ts.append(float("nan"))
+                self._newlines += count
+                if last >= 0:
+                    self._last_nl = self._end + last
+                self._end += n
+            if self._ts[block] != self._ts[block]:  # nan: look for the block's first stamp
+                self._ts[block] = self._first_timestamp(block)
+            if progress is not None:
+                progress(self._end)
+        return self._end
+
+    def _read_into(self, view: memoryview, offset: int) -> int:
+        read_into = getattr(self.source, "read_into", None)
+        if read_into is not None:
+            return read_into(view, offset)
+        data = self.source.read(offset, len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def _first_timestamp(self, block: int) -> float:
+        start = block * self.block_size
+        head = self.source.read(start, 8192)
+        if start > 0:  # skip the line that began in the previous block
+            nl = head.find(b"\n")
+            head = head[nl + 1 :] if nl >= 0 else b""
+        for line in head.split(b"\n")[:20]:
+            ts = parse_timestamp(line)
+            if ts is not None:
+                return ts
+        return float("nan")
+
+    # -- queries ----------------------------------------------------------------------
+
+    @property
+    def line_count(self) -> int:
+        """Lines indexed so far, counting an unterminated last line."""
+        with self._lock:
+            partial = 1 if self._end > self._last_nl + 1 else 0
+            return self._newlines + partial
+
+    @property
+    def newline_count(self) -> int:
+        return self._newlines
+
+    def block_newlines(self, block: int) -> np.ndarray:
+        """Absolute offsets of the newlines in `block` (indexed part only), cached."""
+        bs = self.block_size
+        start = block * bs
+        end = min(start + bs, self._end)
+        key = (block, end)
+        with self._cache_lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        data = self.source.read(start, max(0, end - start))
+        offsets = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10).astype(np.int64)
+        offsets += start
+        with self._cache_lock:
+            self._cache[key] = offsets
+            while len(self._cache) > _BLOCK_CACHE:
+                self._cache.popitem(last=False)
+        return offsets
+
+    def newline_offset(self, k: int) -> int:
+        """Byte offset of the k-th newline (0-based)."""
+        with self._lock:
+            cum = np.frombuffer(self._cum, dtype=np.int64).copy()
+        block = int(np.searchsorted(cum, k, side="right")) - 1
+        while True:
+            offsets = self.block_newlines(block)
+            i = k - int(cum[block])
+            if i < 0:  # the file changed under the index (truncated); the follower resets it
+                raise IndexError(k)
+            if i < len(offsets):
+                return int(offsets[i])
+            block += 1  # blocks with no newline at all (inside a huge line)
+            if block >= len(cum):
+                raise IndexError(k)
+
+    def line_span(self, line: int) -> tuple[int, int]:
+        """(start, end) of `line`, end excluding the newline (and any CR is kept)."""
+        if line < 0 or line >= self.line_count:
+            raise IndexError(line)
+        start = 0 if line == 0 else self.newline_offset(line - 1) + 1
+        end = self.newline_offset(line) if line < self._newlines else self._end
+        return start, end
+
+    def line_at_offset(self, offset: int) -> int:
+        """Line containing byte `offset` (the newlines strictly before it)."""
+        return int(self.lines_at_offsets(np.array([offset], dtype=np.int64))[0])
+
+    def lines_at_offsets(self, offsets: np.ndarray) -> np.ndarray:
+        """Vectorised `line_at_offset` for ascending offsets within the indexed part."""
+        offsets = np.asarray(offsets, dtype=np.int64)
+        out = np.empty(len(offsets), dtype=np.int64)
+        with self._lock:
+            cum = np.frombuffer(self._cum, dtype=np.int64).copy()
+        if len(cum) == 0:
+            out[:] = 0
+            return out
+        blocks = np.minimum(offsets // self.block_size, len(cum) - 1)
+        for block in np.unique(blocks):
+            sel = blocks == block
+            nl = self.block_newlines(int(block))
+            out[sel] = cum[block] + np.searchsorted(nl, offsets[sel], side="left")
+        return out
+
+    def block_timestamps(self) -> np.ndarray:
+        """First timestamp per block (nan where none), for jump-to-time."""
+        with self._lock:
+            return np.frombuffer(self._ts, dtype=np.float64).copy()
+
+    def line_at_time(self, when: float) -> int | None:
+        """First line whose timestamp is >= `when`, by binary search over blocks then a short scan."""
+        ts = self.block_timestamps()
+        valid = np.flatnonzero(~np.isnan(ts))
+        if len(valid) == 0:
+            return None
+        stamps = ts[valid]
+        # Start from the last block that begins before `when` (logs are nearly sorted).
+        i = int(np.searchsorted(stamps, when, side="left")) - 1
+        block = int(valid[max(i, 0)])
+        start = block * self.block_size
+        line = self.line_at_offset(start) if start else 0
+        count = self.line_count
+        scanned = 0
+        while line < count and scanned < 200_000:
+            s, e = self.line_span(line)
+            t = parse_timestamp(self.source.read(s, min(e - s, 200)))
+            if t is not None and t >= when:
+                return line
+            line += 1
+            scanned += 1
+        return count - 1 if count else None
+
+
+class TailWindow:
+    """The last `nbytes` of a source split into lines: what is painted before any indexing.
+
+    The first, probably partial, line of the window is dropped unless the window starts at
+    byte 0. Line numbers here are relative to the window.
+    """
+
+    def __init__(self, source: Source, nbytes: int = TAIL_BYTES, size: int | None = None) -> None:
+        self.source = source
+        size = source.size() if size is None else size
+        start = max(0, size - nbytes)
+        data = source.read(start, size - start)
+        nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10).astype(np.int64) + start
+        if start > 0 and len(nl):
+            self.first_offset = int(nl[0]) + 1
+            nl = nl[1:]
+        else:
+            self.first_offset = start
+        self.end = start + len(data)
+        self._newlines = nl
+        starts = np.concatenate(([self.first_offset], nl + 1))
+        ends = np.concatenate((nl, [self.end]))
+        if len(starts) and starts[-1] >= self.end:  # file ends with a newline
+            starts, ends = starts[:-1], ends[:-1]
+        self._starts = starts
+        self._ends = ends
+
+    @property
+    def line_count(self) -> int:
+        return len(self._starts)
+
+    def line_span(self, line: int) -> tuple[int, int]:
+        return int(self._starts[line]), int(self._ends[line])
+
+    def line_at_offset(self, offset: int) -> int:
+        return max(0, int(np.searchsorted(self._starts, offset, side="right")) - 1)
+
+
+def read_line(source: Source, span: tuple[int, int], cap: int) -> tuple[bytes, int]:
+    """Bytes of a line, at most `cap` of them, and how many were cut off."""
+    start, end = span
+    length = end - start
+    data = source.read(start, min(length, cap))
+    return data, max(0, length - len(data))

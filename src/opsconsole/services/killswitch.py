@@ -1,0 +1,179 @@
+"""The kill-switch engine: every backend contributes :class:`KillStep` s; :meth:`KillSwitch.fire`
+runs them all at once.
+
+Order of a fire: take the cross-process lock (a second fire waits for the first) → persist the
+HALTED latch and an audit row "fired" → dispatch every step concurrently, each under its own
+deadline, with audit rows before and after it → audit "done" → release the lock. A step that
+raises ends ``failed``, one that passes its deadline ends ``unknown`` (it is cancelled); neither
+holds up or stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from opsconsole.backends.local import stop_local_runs
+from opsconsole.services.ledger import Ledger
+from opsconsole.services.lock import FileLock
+
+log = logging.getLogger(__name__)
+
+PENDING, RUNNING, OK, FAILED, UNKNOWN, SKIPPED = "pending", "running", "ok", "failed", "unknown", "skipped"
+
+
+@dataclass
+class KillStep:
+    """One thing to stop. ``action`` returns a detail string and raises on failure."""
+
+    name: str
+    kind: str
+    description: str
+    action: Callable[[], Awaitable[str | None]]
+    deadline: float = 30.0
+    enabled: bool = True
+
+
+@dataclass
+class StepResult:
+    name: str
+    kind: str
+    outcome: str = PENDING
+    started: float | None = None  # time.monotonic()
+    ended: float | None = None
+    detail: str = ""
+
+    @property
+    def elapsed(self) -> float | None:
+        if self.started is None:
+            return None
+        return (self.ended if self.ended is not None else time.monotonic()) - self.started
+
+    @property
+    def final(self) -> bool:
+        return self.outcome not in (PENDING, RUNNING)
+
+
+@dataclass
+class KillReport:
+    kill_id: str
+    results: list[StepResult]
+    latch_set: bool = True
+    errors: list[str] = field(default_factory=list)  # the engine's own trouble (latch, audit)
+
+    @property
+    def ok(self) -> bool:
+        """True only if the latch was set and every enabled step ended ok."""
+        return self.latch_set and all(r.outcome in (OK, SKIPPED) for r in self.results)
+
+
+class KillSwitch:
+    def __init__(self, ledger: Ledger, steps: list[KillStep], lock_path: Path) -> None:
+        self.ledger = ledger
+        self.steps = list(steps)
+        self.lock_path = Path(lock_path)
+
+    def plan(self) -> list[KillStep]:
+        """The steps a fire would run, in display order."""
+        return list(self.steps)
+
+    def dry_run(self) -> list[KillStep]:
+        """The plan, and nothing else: no latch, no audit, no lock, no action."""
+        return self.plan()
+
+    async def fire(
+        self,
+        by: str,
+        on_update: Callable[[StepResult], None] | None = None,
+        kill_id: str | None = None,
+    ) -> KillReport:
+        kill_id = kill_id or uuid.uuid4().hex[:12]
+        results = [StepResult(step.name, step.kind) for step in self.steps]
+        report = KillReport(kill_id, results)
+
+        def update(result: StepResult) -> None:
+            if on_update is None:
+                return
+            try:
+                on_update(result)
+            except Exception:  # the UI's trouble must never stop a kill
+                log.exception("kill-switch on_update callback failed")
+
+        async def audit(event: str, **kw: object) -> None:
+            try:
+                await asyncio.to_thread(self.ledger.audit, kill_id, event, **kw)  # type: ignore[arg-type]
+            except Exception as exc:  # keep stopping things even if the audit can't be written
+                log.exception("kill-switch audit %s failed", event)
+                report.errors.append(f"audit {event}: {exc!r}")
+
+        async def run_step(step: KillStep, result: StepResult) -> None:
+            result.outcome, result.started = RUNNING, time.monotonic()
+            update(result)
+            await audit("step_start", step=step.name, detail=step.description)
+            try:
+                detail = await asyncio.wait_for(step.action(), timeout=step.deadline)
+                result.outcome, result.detail = OK, detail or ""
+            except asyncio.TimeoutError:
+                result.outcome = UNKNOWN
+                result.detail = f"no answer within its {step.deadline:g}s deadline (cancelled); state unknown"
+            except Exception as exc:
+                result.outcome, result.detail = FAILED, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            result.ended = time.monotonic()
+            await audit("step_end", step=step.name, outcome=result.outcome, detail=result.detail, elapsed=result.elapsed)
+            update(result)
+
+        lock = FileLock(self.lock_path)
+        await lock.acquire()
+        try:
+            try:
+                await asyncio.to_thread(self.ledger.set_halt, f"kill-switch fired by {by} ({kill_id})", by)
+            except Exception as exc:  # still stop everything; the report says the latch failed
+                log.exception("could not set the halt latch")
+                report.latch_set = False
+                report.errors.append(f"halt latch: {exc!r}")
+            await audit("fired", detail=f"by {by}; steps: {', '.join(s.name for s in self.steps) or 'none'}")
+
+            tasks = []
+            for step, result in zip(self.steps, results):
+                if step.enabled:
+                    tasks.append(asyncio.create_task(run_step(step, result), name=f"kill-{step.name}"))
+            for step, result in zip(self.steps, results):
+                if not step.enabled:
+                    result.outcome, result.detail = SKIPPED, "disabled in the profile"
+                    update(result)
+                    await audit("step_end", step=step.name, outcome=SKIPPED, detail=result.detail)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            summary = ", ".join(f"{r.name}={r.outcome}" for r in results) or "no steps"
+            await audit("done", outcome=OK if report.ok else FAILED, detail=summary)
+        finally:
+            lock.release()
+        return report
+
+    def release(self, by: str) -> None:
+        """Clear the halt latch (launches are allowed again), with an audit row."""
+        self.ledger.release_halt(by)
+        self.ledger.audit(f"release-{uuid.uuid4().hex[:8]}", "released", detail=f"by {by}")
+
+
+def local_kill_step(ledger: Ledger, grace: float = 5.0, deadline: float = 30.0) -> KillStep:
+    """The step that stops every active local run of any opsconsole process on this machine."""
+
+    async def action() -> str:
+        report = await stop_local_runs(ledger, grace)
+        if not report.ok:
+            raise RuntimeError(report.detail)
+        return report.detail
+
+    return KillStep(
+        name="stop local runs",
+        kind="local",
+        description=f"SIGTERM every local run's process group, SIGKILL after {grace:g}s, verify none is left",
+        action=action,
+        deadline=deadline,
+    )

@@ -1,0 +1,606 @@
+"""The ledger: every launch, the kill-switch halt latch and the kill-switch audit, in SQLite.
+
+One connection (``check_same_thread=False``) guarded by a lock, so the UI can call it from worker
+threads (``asyncio.to_thread``); several processes (the UI and a headless ``opsconsole kill``)
+share the file through SQLite's own locking in WAL mode.
+
+The schema is versioned with ``PRAGMA user_version``: :data:`MIGRATIONS` is an ordered list and
+every migration runs in its own transaction, so a ledger opened by a newer opsconsole is upgraded
+in place and an interrupted upgrade leaves the previous version intact.
+
+Secrets are never stored: a run's environment is kept as the *names* of its variables only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec, utcnow
+from opsconsole.domain.states import State, normalize_state
+
+LOCAL_TARGET = "local"
+ACTIVE_STATES: tuple[State, ...] = (State.QUEUED, State.RUNNING, State.UP_FOR_RETRY)
+EXIT_CODE_FILE = "exit_code"
+ORPHANED_ERROR = "opsconsole exited while the run was active"
+
+
+class LedgerError(RuntimeError):
+    """The ledger file can't be used (e.g. written by a newer opsconsole)."""
+
+
+# --- schema -------------------------------------------------------------------------------
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,
+            preset TEXT,
+            target TEXT NOT NULL,
+            parameters TEXT NOT NULL DEFAULT '{}',
+            command TEXT NOT NULL DEFAULT '[]',
+            env_names TEXT NOT NULL DEFAULT '[]',
+            fingerprint TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT,
+            exit_code INTEGER,
+            pid INTEGER,
+            proc_start TEXT,
+            owner_pid INTEGER,
+            owner_start TEXT,
+            stop_requested_at TEXT,
+            attempt INTEGER NOT NULL DEFAULT 0,
+            result_dir TEXT,
+            log_path TEXT,
+            external_id TEXT,
+            error TEXT,
+            sweep_point TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX runs_state ON runs(state)")
+    db.execute("CREATE INDEX runs_fingerprint ON runs(fingerprint, state)")
+    db.execute(
+        """
+        CREATE TABLE halt_latch (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            set_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            by TEXT NOT NULL,
+            released_at TEXT,
+            released_by TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE kill_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kill_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            event TEXT NOT NULL,
+            step TEXT,
+            outcome TEXT,
+            detail TEXT,
+            elapsed REAL
+        )
+        """
+    )
+    db.execute("CREATE INDEX kill_audit_kill_id ON kill_audit(kill_id)")
+
+
+# Append only: never edit a released migration, add the next one.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# --- process identity (used by reconcile and the local runner) ------------------------------
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 0 = state), or None."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError, OSError):
+        return None
+    # The command name may contain spaces and parentheses: split after the last ')'.
+    return raw[raw.rfind(")") + 2 :].split()
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), to tell a reused pid apart.
+    None where /proc is not available."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None
+
+
+def process_alive(pid: int, start: str | None = None) -> bool:
+    """True if ``pid`` runs, is not a zombie, and (when ``start`` is known) is the same process
+    that was recorded, not a later one that reused the pid."""
+    if pid <= 0:
+        return False
+    fields = _proc_stat(pid)
+    if fields is not None:
+        if fields[0] in ("Z", "X"):
+            return False
+        return start is None or len(fields) <= 19 or fields[19] == start
+    if Path("/proc/self/stat").exists():
+        return False  # /proc works and has no such pid
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_group_alive(pgid: int) -> bool:
+    """True while any live (non-zombie) process belongs to process group ``pgid``."""
+    if Path("/proc/self/stat").exists():
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            fields = _proc_stat(int(name))
+            # fields: 0 state, 1 ppid, 2 pgrp
+            if fields and len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- conversions ----------------------------------------------------------------------------
+
+
+def _ts(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()
+
+
+def _parse_ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _state(value: str) -> State:
+    try:
+        return State(value)
+    except ValueError:
+        return normalize_state(value)
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        kind=row["kind"],
+        preset=row["preset"],
+        target=row["target"],
+        parameters=json.loads(row["parameters"] or "{}"),
+        command=json.loads(row["command"] or "[]"),
+        state=_state(row["state"]),
+        created_at=_parse_ts(row["created_at"]),  # type: ignore[arg-type]
+        fingerprint=row["fingerprint"] or "",
+        started_at=_parse_ts(row["started_at"]),
+        ended_at=_parse_ts(row["ended_at"]),
+        exit_code=row["exit_code"],
+        pid=row["pid"],
+        attempt=row["attempt"],
+        result_dir=row["result_dir"],
+        log_path=row["log_path"],
+        external_id=row["external_id"],
+        error=row["error"],
+        sweep_point=json.loads(row["sweep_point"]) if row["sweep_point"] else None,
+    )
+
+
+# Columns update_run may change; the internal ones are for the local runner and reconcile.
+_UPDATABLE = {
+    "state", "started_at", "ended_at", "exit_code", "pid", "attempt", "result_dir", "log_path",
+    "external_id", "error", "proc_start", "owner_pid", "owner_start", "stop_requested_at",
+}  # fmt: skip
+
+
+def _column_value(name: str, value: Any) -> Any:
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, datetime):
+        return _ts(value)
+    if isinstance(value, Path):
+        return str(value)
+    if name == "state" and isinstance(value, str):
+        return _state(value).value
+    return value
+
+
+class Ledger:
+    """The SQLite ledger. Synchronous and thread-safe; wrap calls in ``asyncio.to_thread`` from
+    the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: we open our transactions explicitly (BEGIN IMMEDIATE).
+        self._db = sqlite3.connect(
+            str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+        self._owner_pid = os.getpid()
+        self._owner_start = process_start_time(self._owner_pid)
+
+    @staticmethod
+    def default_path(data_dir: Path) -> Path:
+        return Path(data_dir) / "ledger.sqlite3"
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise LedgerError(
+                    f"{self.path} has schema version {version}, newer than this opsconsole "
+                    f"understands ({SCHEMA_VERSION}); upgrade opsconsole"
+                )
+            while version < SCHEMA_VERSION:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    # Another process may have migrated while we waited for the write lock.
+                    version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                    if version < SCHEMA_VERSION:
+                        MIGRATIONS[version](self._db)
+                        version += 1
+                        self._db.execute(f"PRAGMA user_version = {version}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Cursor:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self._db.execute(sql, tuple(params))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return cur
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
+    def schema_version(self) -> int:
+        return self._query("PRAGMA user_version")[0][0]
+
+    def pragma(self, name: str) -> Any:
+        """Read a PRAGMA (journal_mode, integrity_check...), for diagnostics and tests."""
+        if not name.replace("_", "").isalnum():
+            raise ValueError(f"bad pragma name {name!r}")
+        return self._query(f"PRAGMA {name}")[0][0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self, spec: RunSpec, state: State = State.QUEUED, result_dir: Path | str | None = None
+    ) -> RunRecord:
+        """Record a launch. The creating process is recorded as the run's owner, so
+        :meth:`reconcile` can tell when it died."""
+        now = _ts(utcnow())
+        cur = self._write(
+            """
+            INSERT INTO runs (kind, preset, target, parameters, command, env_names, fingerprint,
+                              state, created_at, ended_at, result_dir, sweep_point,
+                              owner_pid, owner_start)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                spec.kind,
+                spec.preset,
+                spec.target,
+                json.dumps(spec.parameters, sort_keys=True, default=str),
+                json.dumps(list(spec.command)),
+                json.dumps(sorted(spec.env)),  # names only, never values
+                spec.fingerprint,
+                _column_value("state", state),
+                now,
+                None if State(_column_value("state", state)).active else now,
+                str(result_dir) if result_dir is not None else None,
+                json.dumps(spec.sweep_point, sort_keys=True, default=str)
+                if spec.sweep_point is not None
+                else None,
+                self._owner_pid,
+                self._owner_start,
+            ),
+        )
+        record = self.get_run(int(cur.lastrowid))  # type: ignore[arg-type]
+        assert record is not None
+        return record
+
+    def update_run(self, run_id: int, **fields: Any) -> RunRecord:
+        """Change some columns of a run; raises KeyError if there is no such run."""
+        self._set(run_id, fields, None)
+        record = self.get_run(run_id)
+        if record is None:
+            raise KeyError(f"no run {run_id}")
+        return record
+
+    def transition(
+        self, run_id: int, from_states: Iterable[State], **fields: Any
+    ) -> RunRecord | None:
+        """Update the run only if its state is one of ``from_states`` (atomically); returns the
+        new record, or None if the run was in another state."""
+        changed = self._set(run_id, fields, tuple(from_states))
+        return self.get_run(run_id) if changed else None
+
+    def _set(self, run_id: int, fields: dict[str, Any], from_states: tuple[State, ...] | None) -> bool:
+        unknown = set(fields) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot update run column(s): {', '.join(sorted(unknown))}")
+        if not fields:
+            return True
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        params = [_column_value(name, value) for name, value in fields.items()]
+        sql = f"UPDATE runs SET {assignments} WHERE id = ?"
+        params.append(run_id)
+        if from_states is not None:
+            sql += f" AND state IN ({', '.join('?' for _ in from_states)})"
+            params.extend(s.value for s in from_states)
+        return self._write(sql, params).rowcount > 0
+
+    def claim_run(self, run_id: int, attempt: int, log_path: Path | str) -> bool:
+        """Atomically move a queued / up-for-retry run to running for ``attempt`` -- unless a stop
+        was requested for it or the halt latch is set. The local runner calls this right before
+        it starts a process, so a kill-switch firing in another process can never be overtaken
+        by a run that starts after it."""
+        cur = self._write(
+            """
+            UPDATE runs SET state = 'running', attempt = ?, log_path = ?,
+                            started_at = COALESCE(started_at, ?),
+                            pid = NULL, proc_start = NULL, exit_code = NULL, error = NULL
+            WHERE id = ? AND state IN ('queued', 'up_for_retry') AND stop_requested_at IS NULL
+              AND NOT EXISTS (SELECT 1 FROM halt_latch WHERE released_at IS NULL)
+            """,
+            (attempt, str(log_path), _ts(utcnow()), run_id),
+        )
+        return cur.rowcount > 0
+
+    def request_stop(self, run_ids: Iterable[int]) -> None:
+        """Mark runs as asked to stop (before they are signalled), so whoever sees them end --
+        this process or another -- records them as stopped rather than failed, and never starts
+        or retries them."""
+        ids = list(run_ids)
+        if not ids:
+            return
+        self._write(
+            f"UPDATE runs SET stop_requested_at = ? WHERE stop_requested_at IS NULL "
+            f"AND id IN ({', '.join('?' for _ in ids)})",
+            [_ts(utcnow()), *ids],
+        )
+
+    def stop_requested(self, run_id: int) -> bool:
+        rows = self._query("SELECT stop_requested_at FROM runs WHERE id = ?", (run_id,))
+        return bool(rows and rows[0][0])
+
+    def process_identity(self, run_id: int) -> tuple[int | None, str | None]:
+        """(pid, kernel start time) recorded for the run's current process."""
+        rows = self._query("SELECT pid, proc_start FROM runs WHERE id = ?", (run_id,))
+        return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+    def get_run(self, run_id: int) -> RunRecord | None:
+        rows = self._query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _record(rows[0]) if rows else None
+
+    def list_runs(
+        self, limit: int = 500, states: Iterable[State] | None = None, search: str | None = None
+    ) -> list[RunRecord]:
+        """Runs, newest first; ``search`` matches (case-insensitively) kind, preset, target,
+        parameters, command, error or the run id."""
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            wanted = [State(s).value for s in states]
+            if not wanted:
+                return []
+            where.append(f"state IN ({', '.join('?' for _ in wanted)})")
+            params.extend(wanted)
+        if search:
+            pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            columns = ("kind", "preset", "target", "parameters", "command", "error", "fingerprint")
+            clause = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
+            params.extend([pattern] * len(columns))
+            if search.strip().isdigit():
+                clause += " OR id = ?"
+                params.append(int(search.strip()))
+            where.append(f"({clause})")
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+        return [_record(r) for r in self._query(sql, params)]
+
+    def active_runs(self, target: str | None = None) -> list[RunRecord]:
+        """Queued, running and up-for-retry runs (of one target if given), oldest first."""
+        sql = "SELECT * FROM runs WHERE state IN ('queued', 'running', 'up_for_retry')"
+        params: list[Any] = []
+        if target is not None:
+            sql += " AND target = ?"
+            params.append(target)
+        return [_record(r) for r in self._query(sql + " ORDER BY id", params)]
+
+    def find_succeeded(self, fingerprint: str) -> RunRecord | None:
+        rows = self._query(
+            "SELECT * FROM runs WHERE fingerprint = ? AND state = 'success' ORDER BY id DESC LIMIT 1",
+            (fingerprint,),
+        )
+        return _record(rows[0]) if rows else None
+
+    # -- halt latch -------------------------------------------------------------------------
+
+    def halt_latch(self) -> HaltLatch | None:
+        rows = self._query(
+            "SELECT set_at, reason, by FROM halt_latch WHERE released_at IS NULL ORDER BY id LIMIT 1"
+        )
+        if not rows:
+            return None
+        return HaltLatch(set_at=_parse_ts(rows[0][0]), reason=rows[0][1], by=rows[0][2])  # type: ignore[arg-type]
+
+    def set_halt(self, reason: str, by: str) -> HaltLatch:
+        """Set the latch (kept in the history table). If it is already set, the existing latch
+        stays as it is and is returned."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute(
+                    "SELECT set_at, reason, by FROM halt_latch WHERE released_at IS NULL "
+                    "ORDER BY id LIMIT 1"
+                ).fetchone()
+                if row is None:
+                    now = _ts(utcnow())
+                    self._db.execute(
+                        "INSERT INTO halt_latch (set_at, reason, by) VALUES (?, ?, ?)", (now, reason, by)
+                    )
+                    row = (now, reason, by)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return HaltLatch(set_at=_parse_ts(row[0]), reason=row[1], by=row[2])  # type: ignore[arg-type]
+
+    def release_halt(self, by: str) -> None:
+        self._write(
+            "UPDATE halt_latch SET released_at = ?, released_by = ? WHERE released_at IS NULL",
+            (_ts(utcnow()), by),
+        )
+
+    def halt_history(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self._query("SELECT * FROM halt_latch ORDER BY id")]
+
+    # -- kill-switch audit ------------------------------------------------------------------
+
+    def audit(
+        self,
+        kill_id: str,
+        event: str,
+        step: str | None = None,
+        outcome: str | None = None,
+        detail: str | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        self._write(
+            "INSERT INTO kill_audit (kill_id, ts, event, step, outcome, detail, elapsed) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (kill_id, _ts(utcnow()), event, step, outcome, detail, elapsed),
+        )
+
+    def list_audit(self, kill_id: str | None = None) -> list[dict[str, Any]]:
+        """Audit rows in the order they were written."""
+        if kill_id is None:
+            rows = self._query("SELECT * FROM kill_audit ORDER BY id")
+        else:
+            rows = self._query("SELECT * FROM kill_audit WHERE kill_id = ? ORDER BY id", (kill_id,))
+        return [dict(r) for r in rows]
+
+    # -- recovery ---------------------------------------------------------------------------
+
+    def reconcile(self) -> list[RunRecord]:
+        """Settle local runs left active by an opsconsole process that died.
+
+        Only runs whose owner process is gone are touched (a live runner settles its own). A run
+        whose process still lives stays running. Otherwise the wrapper's ``exit_code`` file in
+        the result dir decides success / failed; without it the run becomes unknown (or stopped
+        if a stop had been requested); a run that never started becomes skipped. Returns the
+        runs that changed."""
+        rows = self._query(
+            "SELECT * FROM runs WHERE state IN ('queued', 'running', 'up_for_retry') "
+            "AND (target = ? OR pid IS NOT NULL) ORDER BY id",
+            (LOCAL_TARGET,),
+        )
+        changed: list[RunRecord] = []
+        for row in rows:
+            if row["owner_pid"] is not None and process_alive(row["owner_pid"], row["owner_start"]):
+                continue
+            fields = self._settle(row)
+            if fields is None:
+                continue
+            record = self.transition(row["id"], ACTIVE_STATES, **fields)
+            if record is not None:
+                changed.append(record)
+        return changed
+
+    @staticmethod
+    def _settle(row: sqlite3.Row) -> dict[str, Any] | None:
+        pid = row["pid"]
+        if pid is not None and process_alive(pid, row["proc_start"]):
+            return None
+        stop_requested = bool(row["stop_requested_at"])
+        if pid is None and row["state"] == State.QUEUED.value:
+            return {
+                "state": State.STOPPED if stop_requested else State.SKIPPED,
+                "ended_at": utcnow(),
+                "error": "opsconsole exited before the run started",
+            }
+        exit_code, ended_at = _read_exit_code(row["result_dir"])
+        if exit_code is not None:
+            if stop_requested:
+                state = State.STOPPED
+            else:
+                state = State.SUCCESS if exit_code == 0 else State.FAILED
+            return {
+                "state": state,
+                "exit_code": exit_code,
+                "ended_at": ended_at or utcnow(),
+                "error": None if state is State.SUCCESS else f"exit code {exit_code} (reconciled)",
+            }
+        return {
+            "state": State.STOPPED if stop_requested else State.UNKNOWN,
+            "ended_at": utcnow(),
+            "error": ORPHANED_ERROR,
+        }
+
+
+def _read_exit_code(result_dir: str | None) -> tuple[int | None, datetime | None]:
+    if not result_dir:
+        return None, None
+    path = Path(result_dir) / EXIT_CODE_FILE
+    try:
+        text = path.read_text().strip()
+        mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        return int(text), mtime
+    except (OSError, ValueError):
+        return None, None

@@ -1,0 +1,62 @@
+"""An exclusive, cross-process file lock (fcntl.flock) that never blocks the event loop.
+
+The kill-switch takes it so a second ``fire`` -- from another window, or a headless
+``opsconsole kill`` -- waits for the first instead of firing on top of it. The kernel drops the
+lock when the holder dies, so a crashed holder never wedges the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from pathlib import Path
+
+
+class FileLock:
+    """``async with FileLock(path): ...`` -- waits (in a thread) for the exclusive lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    async def acquire(self) -> None:
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path} is already held by this FileLock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        waiter = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+        try:
+            await asyncio.shield(waiter)
+        except asyncio.CancelledError:
+            # The thread can't be interrupted: close the fd (dropping the lock) once it returns.
+            waiter.add_done_callback(lambda _: os.close(fd))
+            raise
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())  # who holds it, for a curious operator
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    async def __aenter__(self) -> FileLock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,28 @@
+"""`d`: the full object as JSON, scrollable, escape to close."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class DescribeScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,d", "dismiss", "Close", id="describe.close")]
+    DEFAULT_CSS = """
+    DescribeScreen { align: center middle; }
+    DescribeScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface; }
+    """
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as scroll:
+            scroll.border_title = self._title
+            yield Static(Syntax(self._body, "json", theme="ansi_dark", word_wrap=True))

@@ -1,0 +1,141 @@
+"""The home screen: one live pane per source of the profile, plus a tail of the selected
+item's log. Panes come from `sources_for(context)`; this screen knows no backend."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.widgets import Footer, Static
+
+from opsconsole.ui.screens.base import OpsScreen
+from opsconsole.services.sources import describe, sources_for
+from opsconsole.ui.bindings import bindings
+from opsconsole.ui.screens.describe import DescribeScreen
+from opsconsole.ui.widgets.source_pane import SourcePane
+
+WIDE = 160
+
+
+class StatusScreen(OpsScreen):
+    TITLE_TEXT = "Status"
+    BINDINGS = bindings("status")
+    DEFAULT_CSS = """
+    StatusScreen #panes { height: 1fr; layout: vertical; }
+    StatusScreen.wide #panes { layout: grid; grid-size: 2; grid-gutter: 0 1; }
+    StatusScreen #tail { height: 8; border: round $panel; }
+    StatusScreen.wide #tail { height: 16; }
+    StatusScreen #tail > .tail-title { height: 1; color: $text-muted; padding: 0 1; }
+    StatusScreen.short #tail { height: 6; }
+    StatusScreen.maximised #tail { display: none; }
+    StatusScreen.maximised SourcePane { display: none; }
+    StatusScreen.maximised SourcePane.maximised { display: block; }
+    StatusScreen.maximised #panes { layout: vertical; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="status")
+        self._tail_path: str | None = None
+
+    def compose(self) -> ComposeResult:
+        ctx = self.app.context
+        with Container(id="panes"):
+            for number, source in enumerate(sources_for(ctx), start=1):
+                yield SourcePane(source, number, ctx.clock)
+        with Vertical(id="tail"):
+            yield Static("log tail — select a row", classes="tail-title")
+        yield Footer()
+
+    @property
+    def panes(self) -> list[SourcePane]:
+        return list(self.query(SourcePane))
+
+    def on_mount(self) -> None:
+        self._layout_for(self.size.width, self.size.height)
+        if self.panes:
+            self.panes[0].table.focus()
+
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width, event.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        self.set_class(width >= WIDE and len(self.panes) > 1, "wide")
+        self.set_class(height < 30, "short")
+
+    def on_screen_suspend(self) -> None:
+        for pane in self.panes:
+            pane.pause()
+
+    def on_screen_resume(self) -> None:
+        for pane in self.panes:
+            pane.resume()
+
+    # --- focus and maximise ----------------------------------------------------------------
+    def _focused_pane(self) -> SourcePane | None:
+        node = self.focused
+        while node is not None and not isinstance(node, SourcePane):
+            node = node.parent
+        return node
+
+    def action_focus_pane(self, number: int) -> None:
+        panes = self.panes
+        if 1 <= number <= len(panes):
+            target = panes[number - 1]
+            if self.has_class("maximised"):
+                for pane in panes:
+                    pane.set_class(pane is target, "maximised")
+            target.table.focus()
+
+    def _step_pane(self, delta: int) -> None:
+        panes = self.panes
+        if not panes:
+            return
+        current = self._focused_pane()
+        idx = panes.index(current) if current in panes else -1
+        self.action_focus_pane((idx + delta) % len(panes) + 1)
+
+    def action_focus_next_pane(self) -> None:
+        self._step_pane(+1)
+
+    def action_focus_prev_pane(self) -> None:
+        self._step_pane(-1)
+
+    def action_toggle_maximise(self) -> None:
+        pane = self._focused_pane() or (self.panes[0] if self.panes else None)
+        if pane is None:
+            return
+        if self.has_class("maximised"):
+            self.remove_class("maximised")
+            pane.remove_class("maximised")
+        else:
+            for other in self.panes:
+                other.set_class(other is pane, "maximised")
+            self.add_class("maximised")
+        pane.table.focus()
+
+    # --- messages from panes -----------------------------------------------------------------
+    @on(SourcePane.Highlighted)
+    async def _show_tail(self, event: SourcePane.Highlighted) -> None:
+        item = event.item
+        path = item.log_path if item else None
+        if path == self._tail_path:
+            return
+        self._tail_path = path
+        tail = self.query_one("#tail", Vertical)
+        title = tail.query_one(".tail-title", Static)
+        await tail.query("LogView").remove()
+        if path is None:
+            title.update(f"log tail — {event.pane.source.title} {item.key if item else ''}: no log yet")
+            return
+        from opsconsole.ui.widgets.log_view import LogView
+
+        title.update(f"log tail — {event.pane.source.title} {item.key}  ({path})")
+        await tail.mount(LogView(path, follow=True))
+
+    @on(SourcePane.OpenLog)
+    def _open_log(self, event: SourcePane.OpenLog) -> None:
+        self.app.open_log(event.item.log_path, title=f"run {event.item.key}")
+
+    @on(SourcePane.Describe)
+    def _describe(self, event: SourcePane.Describe) -> None:
+        self.app.push_screen(DescribeScreen(f"{event.item.key}", describe(event.item)))

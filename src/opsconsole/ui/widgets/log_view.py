@@ -1,0 +1,739 @@
+"""LogView: a Line API viewer over a `LogDocument` (tail first, index, search, filter, follow).
+
+Only visible lines are rendered, from an LRU of strips keyed by line number; the engine
+(opsconsole.logs) does all file work in its own threads and pokes us through one coalesced
+message. The last row of the widget is its status line, so it works in a 5-row box too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.geometry import Size
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Input, Label
+
+from opsconsole.logs.follow import LogDocument
+from opsconsole.logs.index import read_line
+from opsconsole.logs.levels import detect_level, parse_user_time
+from opsconsole.logs.search import Query
+from opsconsole.logs.text import decode_for_display, decode_plain
+
+DISPLAY_CAP = 4096  # bytes of a line read for display; the rest is behind a marker
+COPY_CAP = 16 << 20
+_STRIP_CACHE = 2000
+_LEVEL_CLASSES = {
+    "ERROR": "logview--error",
+    "WARN": "logview--warn",
+    "INFO": "logview--info",
+    "DEBUG": "logview--debug",
+}
+
+
+class Prompt(ModalScreen[str | None]):
+    """A one-line question at the bottom of the screen; dismisses with the text or None."""
+
+    DEFAULT_CSS = """
+    Prompt { align: left bottom; background: $background 30%; }
+    Prompt > Vertical { height: auto; width: 100%; background: $panel; padding: 0 1; }
+    Prompt Input { border: none; height: 1; padding: 0; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="logview.prompt.cancel")]
+
+    def __init__(self, label: str, value: str = "") -> None:
+        super().__init__()
+        self._label = label
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._label)
+            yield Input(value=self._value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class LogView(ScrollView, can_focus=True):
+    """A huge-log viewer. Keys are bindings with ids `logview.*` (remappable via the keymap)."""
+
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", id="logview.follow"),
+        Binding("g,home", "top", "Top", show=False, id="logview.top"),
+        Binding("G,end", "bottom", "Bottom", id="logview.bottom"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="logview.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="logview.down"),
+        Binding("pageup,b", "page(-1)", "Page up", show=False, id="logview.page_up"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="logview.page_down"),
+        Binding("left", "pan(-8)", "Left", show=False, id="logview.left"),
+        Binding("right", "pan(8)", "Right", show=False, id="logview.right"),
+        Binding("colon", "prompt('line')", "Go to line", id="logview.goto_line"),
+        Binding("percent_sign", "prompt('percent')", "Go to %", show=False, id="logview.goto_percent"),
+        Binding("t", "prompt('time')", "Go to time", id="logview.goto_time"),
+        Binding("slash", "prompt('search')", "Search", id="logview.search"),
+        Binding("n", "next_match(1)", "Next", show=False, id="logview.next"),
+        Binding("N", "next_match(-1)", "Previous", show=False, id="logview.previous"),
+        Binding("I", "toggle_case", "Case", show=False, id="logview.case"),
+        Binding("R", "toggle_regex", "Regex", show=False, id="logview.regex"),
+        Binding("ampersand", "toggle_filter", "Filter", id="logview.filter"),
+        Binding("escape", "clear_search", "Clear", show=False, id="logview.clear"),
+        Binding("w", "toggle_wrap", "Wrap", id="logview.wrap"),
+        Binding("m", "mark", "Mark", id="logview.mark"),
+        Binding("s", "prompt('save')", "Save", id="logview.save"),
+        Binding("c", "copy_line", "Copy", id="logview.copy"),
+        Binding("enter", "open_line", "Open line", show=False, id="logview.open_line"),
+    ]
+
+    COMPONENT_CLASSES = {
+        "logview--cursor", "logview--match", "logview--status", "logview--gutter",
+        "logview--mark", "logview--error", "logview--warn", "logview--info", "logview--debug",
+    }
+
+    DEFAULT_CSS = """
+    LogView { background: $surface; }
+    LogView > .logview--cursor { background: $boost; text-style: bold; }
+    LogView:focus > .logview--cursor { background: $accent 35%; }
+    LogView > .logview--match { background: $warning 60%; color: $text; }
+    LogView > .logview--status { background: $panel; color: $text-muted; }
+    LogView > .logview--gutter { color: $text-disabled; }
+    LogView > .logview--mark { color: $accent; text-style: bold; }
+    LogView > .logview--error { color: $error; text-style: bold; }
+    LogView > .logview--warn { color: $warning; }
+    LogView > .logview--info { color: $success; }
+    LogView > .logview--debug { color: $text-muted; }
+    """
+
+    class Changed(Message):
+        """The document changed (posted from the engine thread, at most one in flight)."""
+
+    class SearchUpdated(Message):
+        """The active search found more or finished."""
+
+    def __init__(self, path: str | os.PathLike, *, follow: bool = True, name: str | None = None,
+                 id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._path = Path(path)
+        self.follow = follow
+        self.wrap = False
+        self.cursor = 0  # line number in the current line map
+        self.marks: set[int] = set()
+        self.new_lines = 0  # appended while the user looked elsewhere
+        self.message = ""  # last transient notice for the status line
+        self.query: Query | None = None
+        self.filtering = False
+        self._rows: np.ndarray | None = None  # filter: row -> line
+        self._lines = None  # the LineMap rendered
+        self._line_count = 0
+        self._open_at_top = False  # WholeLine wants the start; logs open at the tail
+        self._generation = -1
+        self._search_jumped = False
+        self._search_pending = False
+        self._strips: OrderedDict[tuple, tuple[Strip, int]] = OrderedDict()
+        self._max_width = 0
+        self._match_re: re.Pattern[str] | None = None
+        self._doc = LogDocument(self._path, on_change=self._engine_changed)
+
+    # -- public -----------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        """The file shown."""
+        return self._path
+
+    @property
+    def document(self) -> LogDocument:
+        """The engine behind the view (read-only use)."""
+        return self._doc
+
+    @property
+    def line_count(self) -> int:
+        """Lines as of the last sync with the engine (what is on screen)."""
+        return self._line_count
+
+    @property
+    def row_count(self) -> int:
+        return len(self._rows) if self._rows is not None else self.line_count
+
+    def line_text(self, line: int, cap: int = DISPLAY_CAP) -> str:
+        """Display text of a line of the current line map (for tests and companions)."""
+        lines = self._doc.lines
+        if lines is None or not 0 <= line < lines.line_count:
+            return ""
+        data, cut = read_line(self._doc.source, lines.line_span(line), cap)
+        return decode_for_display(data, cut)
+
+    def visible_lines(self) -> list[int]:
+        """Line numbers currently on screen, top to bottom."""
+        top = int(self.scroll_offset.y)
+        rows = range(top, min(top + self._content_height, self.row_count))
+        return [self._row_line(r) for r in rows]
+
+    # -- lifecycle and engine events --------------------------------------------------
+
+    def on_mount(self) -> None:
+        self._doc.start()
+
+    def on_unmount(self) -> None:
+        self._doc.close()
+
+    def _engine_changed(self) -> None:
+        self.post_message(self.Changed())
+
+    def _search_changed(self) -> None:
+        self.post_message(self.SearchUpdated())
+
+    @on(Changed)
+    def _on_changed(self, event: Changed) -> None:
+        event.stop()
+        appended = self._doc.take_changes()
+        self._sync(appended)
+
+    @on(SearchUpdated)
+    def _on_search_updated(self, event: SearchUpdated) -> None:
+        event.stop()
+        self._sync(0)
+
+    def _sync(self, appended: int) -> None:
+        """Re-read the document's state: new line map, new lines, search results."""
+        doc = self._doc
+        lines = doc.lines
+        if lines is None:
+            self.refresh()
+            return
+        at_bottom = self._at_bottom()
+        switched = lines is not self._lines or doc.generation != self._generation
+        old_count, self._line_count = self._line_count, lines.line_count
+        if switched:
+            old, self._lines = self._lines, lines
+            if doc.generation != self._generation:
+                self.marks.clear()
+                old = None
+            self._generation = doc.generation
+            self._strips.clear()
+            self.cursor = self._remap(old, lines, self.cursor)
+        elif self._line_count != old_count:
+            # The last line may have been partial; it is re-read.
+            self._strips.pop((old_count - 1, self._generation, doc.indexed), None)
+        if self._search_pending and doc.indexed:
+            self._search_pending = False
+            self._start_search()
+        search = doc.search
+        if self.filtering and search is not None:
+            self._rows = search.lines()
+        elif self.filtering:
+            self._rows = np.empty(0, dtype=np.int64)
+        else:
+            self._rows = None
+        if search is not None and not self._search_jumped and search.count:
+            target = search.next_after(self.cursor)
+            last = self.cursor >= self.line_count - 1
+            if target is not None and (target > self.cursor or search.done or last):
+                self._search_jumped = True
+                self._goto_line(target)
+                at_bottom = False
+        self._update_virtual_size()
+        if self._open_at_top and doc.indexed:
+            self._open_at_top = False
+            self.cursor = 0
+            self.scroll_to(y=0, animate=False, immediate=True, force=True)
+        elif self.follow and at_bottom:
+            self._scroll_bottom()
+        elif appended and not switched:
+            self.new_lines += appended
+        self.refresh()
+
+    def _remap(self, old, new, cursor: int) -> int:
+        """Keep the cursor on the same bytes when the tail window gives way to the index."""
+        if new.line_count == 0:
+            return 0
+        if old is None or old.line_count == 0 or self.follow and self._at_bottom():
+            return new.line_count - 1
+        try:
+            offset = old.line_span(min(cursor, old.line_count - 1))[0]
+            return min(new.line_at_offset(offset), new.line_count - 1)
+        except (IndexError, ValueError):
+            return new.line_count - 1
+
+    # -- geometry ---------------------------------------------------------------------
+
+    @property
+    def _content_height(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)  # last row: status
+
+    def _gutter_width(self) -> int:
+        return len(f"{self.line_count:,}") + 2 if self._doc.indexed else 3
+
+    def _update_virtual_size(self) -> None:
+        rows = self.row_count
+        extra = self._content_height if self.wrap else 1
+        width = 0 if self.wrap else self._max_width + self._gutter_width()
+        self.virtual_size = Size(width, rows + extra)
+
+    def _at_bottom(self) -> bool:
+        top = int(self.scroll_offset.y)
+        if self.wrap:
+            return top >= self._wrap_top_for_end()
+        return top + self._content_height >= self.row_count
+
+    def _row_line(self, row: int) -> int:
+        return int(self._rows[row]) if self._rows is not None else row
+
+    def _line_row(self, line: int) -> int:
+        if self._rows is None:
+            return line
+        return min(int(np.searchsorted(self._rows, line)), max(len(self._rows) - 1, 0))
+
+    def _scroll_bottom(self) -> None:
+        rows = self.row_count
+        if not rows:
+            return
+        self.cursor = self._row_line(rows - 1)
+        self.new_lines = 0
+        top = max(0, rows - self._content_height) if not self.wrap else self._wrap_top_for_end()
+        self.scroll_to(y=top, animate=False, immediate=True, force=True)
+
+    def _wrap_top_for_end(self) -> int:
+        width = max(1, self.scrollable_content_region.width - self._gutter_width())
+        rows, used, row = self.row_count, 0, self.row_count - 1
+        while row > 0:
+            used += self._wrapped_height(self._row_line(row), width)
+            if used > self._content_height:
+                return row + 1
+            row -= 1
+        return 0
+
+    def _goto_line(self, line: int) -> None:
+        """Put the cursor on `line` and scroll so it is visible (centred when far)."""
+        if not self.row_count:
+            return
+        row = self._line_row(max(0, min(line, self.line_count - 1)))
+        self.cursor = self._row_line(row)
+        top = int(self.scroll_offset.y)
+        h = self._content_height
+        if not top <= row < top + h:
+            self.scroll_to(y=max(0, row - h // 2), animate=False, immediate=True, force=True)
+        if self._at_bottom():
+            self.new_lines = 0
+        self.refresh()
+
+    # -- rendering --------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y >= self._content_height:
+            return self._status_strip(width) if y == self._content_height else Strip.blank(width)
+        if self.wrap:
+            return self._render_wrapped(y, width)
+        row = int(self.scroll_offset.y) + y
+        if row >= self.row_count:
+            return Strip.blank(width, self.rich_style)
+        line = self._row_line(row)
+        strip, length = self._line_strip(line)
+        if length > self._max_width:
+            self._max_width = min(length, DISPLAY_CAP + 100)
+            self.call_after_refresh(self._update_virtual_size)
+        gutter = self._gutter(line)
+        body = strip.crop(int(self.scroll_offset.x), int(self.scroll_offset.x) + width)
+        out = Strip.join([gutter, body]).extend_cell_length(width, self.rich_style).crop(0, width)
+        if line == self.cursor:
+            out = out.apply_style(self.get_component_rich_style("logview--cursor"))
+        return out
+
+    def _gutter(self, line: int) -> Strip:
+        gw = self._gutter_width()
+        mark = "●" if line in self.marks else " "
+        number = f"{line + 1:,}" if self._doc.indexed else "~"
+        style = self.get_component_rich_style("logview--gutter")
+        mark_style = self.get_component_rich_style("logview--mark")
+        return Strip([Segment(mark, mark_style), Segment(number.rjust(gw - 2) + " ", style)], gw)
+
+    def _line_text(self, line: int) -> Text:
+        lines = self._lines or self._doc.lines
+        try:
+            data, cut = read_line(self._doc.source, lines.line_span(line), DISPLAY_CAP)
+        except (IndexError, ValueError, AttributeError):
+            return Text("")
+        plain = decode_for_display(data, cut)
+        text = Text(plain, style=self.rich_style)
+        level = detect_level(plain)
+        if level is not None:
+            name, start, end = level
+            style = self.get_component_rich_style(_LEVEL_CLASSES[name])
+            text.stylize(style, start, end)
+            if name == "ERROR":
+                text.stylize(Style(color=style.color), end, len(plain))
+        if self._match_re is not None:
+            match_style = self.get_component_rich_style("logview--match")
+            for m in self._match_re.finditer(plain):
+                if m.end() > m.start():
+                    text.stylize(match_style, m.start(), m.end())
+        return text
+
+    def _line_strip(self, line: int) -> tuple[Strip, int]:
+        key = (line, self._generation, self._doc.indexed)
+        hit = self._strips.get(key)
+        if hit is not None:
+            self._strips.move_to_end(key)
+            return hit
+        text = self._line_text(line)
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments)
+        hit = (strip, strip.cell_length)
+        self._strips[key] = hit
+        if len(self._strips) > _STRIP_CACHE:
+            self._strips.popitem(last=False)
+        return hit
+
+    def _wrapped_height(self, line: int, width: int) -> int:
+        _, length = self._line_strip(line)
+        return max(1, -(-length // max(1, width)))
+
+    def _render_wrapped(self, y: int, width: int) -> Strip:
+        gw = self._gutter_width()
+        body_width = max(1, width - gw)
+        row = int(self.scroll_offset.y)
+        used = 0
+        while row < self.row_count:
+            line = self._row_line(row)
+            strip, length = self._line_strip(line)
+            height = max(1, -(-length // body_width))
+            if y < used + height:
+                part = y - used
+                body = strip.crop(part * body_width, (part + 1) * body_width)
+                gutter = self._gutter(line) if part == 0 else Strip.blank(gw)
+                out = Strip.join([gutter, body]).extend_cell_length(width, self.rich_style)
+                if line == self.cursor:
+                    out = out.apply_style(self.get_component_rich_style("logview--cursor"))
+                return out
+            used += height
+            row += 1
+        return Strip.blank(width, self.rich_style)
+
+    def _status_text(self) -> str:
+        doc = self._doc
+        parts = [self._path.name, _human(doc.size)]
+        if doc.error:
+            parts.append(f"error: {doc.error}")
+        elif not doc.indexed:
+            parts.append(f"indexing {doc.progress:.0%}")
+        else:
+            parts.append(f"L{self.cursor + 1:,}/{self.line_count:,}")
+        parts.append("FOLLOW" if self.follow else "paused")
+        if self.new_lines:
+            parts.append(f"+{self.new_lines:,} new lines")
+        search = doc.search
+        if self.query is not None:
+            flags = ("re" if self.query.regex else "lit") + (",Aa" if self.query.case_sensitive else "")
+            if search is None:
+                state = "waiting for index"
+            elif search.error:
+                state = f"error: {search.error}"
+            else:
+                state = f"{search.count:,} matches" + ("" if search.done else " (scanning…)")
+            parts.append(f"/{self.query.pattern}/ [{flags}] {state}")
+        if self.filtering:
+            parts.append("FILTER")
+        if self.wrap:
+            parts.append("WRAP")
+        if self.marks:
+            parts.append(f"{len(self.marks)} marked")
+        if doc.event:
+            parts.append(doc.event)
+        if self.message:
+            parts.append(self.message)
+        return " │ ".join(parts)
+
+    def _status_strip(self, width: int) -> Strip:
+        style = self.get_component_rich_style("logview--status")
+        text = self._status_text()[:width].ljust(width)
+        return Strip([Segment(text, style)], width)
+
+    # -- actions ----------------------------------------------------------------------
+
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+        if self.follow:
+            self._scroll_bottom()
+        self.refresh()
+
+    def action_top(self) -> None:
+        if self.row_count:
+            self.cursor = self._row_line(0)
+        self.scroll_to(y=0, animate=False, immediate=True, force=True)
+        self.refresh()
+
+    def action_bottom(self) -> None:
+        self._update_virtual_size()
+        self._scroll_bottom()
+        self.refresh()
+
+    def action_cursor(self, delta: int) -> None:
+        if not self.row_count:
+            return
+        row = max(0, min(self._line_row(self.cursor) + delta, self.row_count - 1))
+        self._goto_line(self._row_line(row))
+
+    def action_page(self, direction: int) -> None:
+        if not self.row_count:
+            return
+        h = self._content_height
+        row = max(0, min(self._line_row(self.cursor) + direction * h, self.row_count - 1))
+        self.scroll_to(y=max(0, int(self.scroll_offset.y) + direction * h), animate=False, immediate=True, force=True)
+        self._goto_line(self._row_line(row))
+
+    def action_pan(self, delta: int) -> None:
+        self.scroll_to(x=max(0, int(self.scroll_offset.x) + delta), animate=False, immediate=True, force=True)
+
+    _PROMPTS = {
+        "line": "Go to line (N, or N% of the file):",
+        "percent": "Go to percent of the file:",
+        "time": "Go to time (2023-10-05 07:40:00 or 07:40):",
+        "search": "Search (I: case, R: regex):",
+        "save": "Save marked lines (or the visible range) to:",
+    }
+
+    def action_prompt(self, kind: str) -> None:
+        value = ""
+        if kind == "search" and self.query is not None:
+            value = self.query.pattern
+        elif kind == "save":
+            value = str(self._path.with_name(self._path.name + ".saved.log"))
+        self.app.push_screen(Prompt(self._PROMPTS[kind], value), lambda text: self._answer(kind, text))
+
+    def _answer(self, kind: str, text: str | None) -> None:
+        if not text:
+            return
+        text = text.strip()
+        if kind == "line" or kind == "percent":
+            self._jump(text if kind == "line" else text.rstrip("%") + "%")
+        elif kind == "time":
+            self._jump_time(text)
+        elif kind == "search":
+            regex = self.query.regex if self.query else False
+            case = self.query.case_sensitive if self.query else False
+            self.search(Query(text, regex=regex, case_sensitive=case))
+        elif kind == "save":
+            self._save(text)
+
+    def _jump(self, text: str) -> None:
+        try:
+            if text.endswith("%"):
+                fraction = float(text[:-1]) / 100
+                self._goto_line(int(fraction * max(self.line_count - 1, 0)))
+            else:
+                self._goto_line(int(text.replace(",", "")) - 1)
+        except ValueError:
+            self.message = f"not a line number: {text}"
+        self.refresh()
+
+    @work(thread=True, exclusive=True, group="logview-jump")
+    def _jump_time(self, text: str) -> None:
+        index = self._doc.index
+        if index is None or not self._doc.indexed:
+            self.app.call_from_thread(self._notice, "jump to time waits for the index")
+            return
+        stamps = index.block_timestamps()
+        first = next((float(t) for t in stamps if t == t), None)
+        when = parse_user_time(text, first)
+        if when is None:
+            self.app.call_from_thread(self._notice, f"not a time: {text}")
+            return
+        line = index.line_at_time(when)
+        if line is None:
+            self.app.call_from_thread(self._notice, "no timestamps in this log")
+            return
+        self.app.call_from_thread(self._goto_line, line)
+
+    def _notice(self, text: str) -> None:
+        self.message = text
+        self.refresh()
+
+    def search(self, query: Query) -> None:
+        """Start a search (cancelling any other); the first hit is shown as soon as found."""
+        try:
+            flags = 0 if query.case_sensitive else re.IGNORECASE
+            self._match_re = re.compile(query.pattern if query.regex else re.escape(query.pattern), flags)
+        except re.error as exc:
+            self._notice(f"bad regex: {exc}")
+            return
+        self.query = query
+        self._search_jumped = False
+        self._strips.clear()
+        if self._doc.indexed:
+            self._start_search()
+        else:
+            self._doc.cancel_search()
+            self._search_pending = True
+        self.refresh()
+
+    def _start_search(self) -> None:
+        assert self.query is not None
+        try:
+            self._doc.start_search(self.query, on_update=self._search_changed)
+        except Exception as exc:  # bad pattern for the scanner, no index yet
+            self._notice(f"search failed: {exc}")
+        self._sync(0)
+
+    def action_next_match(self, direction: int) -> None:
+        search = self._doc.search
+        if search is None:
+            return
+        target = search.next_after(self.cursor) if direction > 0 else search.previous_before(self.cursor)
+        if target is not None:
+            self._goto_line(target)
+
+    def action_toggle_case(self) -> None:
+        if self.query is not None:
+            q = self.query
+            self.search(Query(q.pattern, regex=q.regex, case_sensitive=not q.case_sensitive))
+
+    def action_toggle_regex(self) -> None:
+        if self.query is not None:
+            q = self.query
+            self.search(Query(q.pattern, regex=not q.regex, case_sensitive=q.case_sensitive))
+
+    def action_toggle_filter(self) -> None:
+        if self.query is None:
+            self._notice("filter needs a search first (/)")
+            return
+        line = self.cursor
+        self.filtering = not self.filtering
+        self._sync(0)
+        self._goto_line(line)
+
+    def action_clear_search(self) -> None:
+        self._doc.cancel_search()
+        self.query = None
+        self._match_re = None
+        self._search_pending = False
+        line = self.cursor
+        self.filtering = False
+        self._strips.clear()
+        self._sync(0)
+        self._goto_line(line)
+
+    def action_toggle_wrap(self) -> None:
+        self.wrap = not self.wrap
+        self.scroll_to(x=0, animate=False, immediate=True, force=True)
+        self._update_virtual_size()
+        self._goto_line(self.cursor)
+
+    def action_mark(self) -> None:
+        self.marks ^= {self.cursor}
+        self.action_cursor(1)
+
+    def action_copy_line(self) -> None:
+        lines = self._doc.lines
+        if lines is None or not self.line_count:
+            return
+        data, _ = read_line(self._doc.source, lines.line_span(self.cursor), COPY_CAP)
+        self.app.copy_to_clipboard(decode_plain(data))
+        self._notice(f"copied line {self.cursor + 1:,}")
+
+    def _save(self, target: str) -> None:
+        lines = sorted(self.marks) or self.visible_lines()
+        self._save_lines(Path(target).expanduser(), lines)
+
+    @work(thread=True, group="logview-save")
+    def _save_lines(self, target: Path, line_numbers: list[int]) -> None:
+        lines, source = self._doc.lines, self._doc.source
+        try:
+            with open(target, "wb") as out:
+                for line in line_numbers:
+                    start, end = lines.line_span(line)
+                    pos = start
+                    while pos < end:  # huge lines copied in pieces
+                        chunk = source.read(pos, min(end - pos, 1 << 20))
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        pos += len(chunk)
+                    out.write(b"\n")
+            text = f"saved {len(line_numbers):,} lines to {target}"
+        except OSError as exc:
+            text = f"save failed: {exc}"
+        self.app.call_from_thread(self._notice, text)
+
+    def action_open_line(self) -> None:
+        lines = self._doc.lines
+        if lines is None or not self.line_count:
+            return
+        start, end = lines.line_span(self.cursor)
+        if end - start <= DISPLAY_CAP and not self.wrap:
+            self.action_toggle_wrap()  # short line: wrapping shows it whole
+            return
+        self._open_whole_line(start, end)
+
+    @work(thread=True, group="logview-open")
+    def _open_whole_line(self, start: int, end: int) -> None:
+        """Write the line folded into 4 KB rows to a temp file and show it in a LogView."""
+        source = self._doc.source
+        fd, name = tempfile.mkstemp(prefix="opsconsole-line-", suffix=".log")
+        with os.fdopen(fd, "wb") as out:
+            pos = start
+            while pos < end:
+                chunk = source.read(pos, min(end - pos, DISPLAY_CAP))
+                if not chunk:
+                    break
+                out.write(chunk + b"\n")
+                pos += len(chunk)
+        self.app.call_from_thread(self.app.push_screen, WholeLine(name, self.cursor + 1))
+
+
+class WholeLine(ModalScreen[None]):
+    """One very long line, folded into rows, in its own LogView (search works there too)."""
+
+    DEFAULT_CSS = """
+    WholeLine { align: center middle; }
+    WholeLine > Vertical { width: 95%; height: 90%; border: round $accent; }
+    """
+    BINDINGS = [Binding("escape,q", "close", "Close", id="logview.line.close")]
+
+    def __init__(self, path: str, line: int) -> None:
+        super().__init__()
+        self._file = path
+        self._line = line
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = f"line {self._line:,} (folded every {DISPLAY_CAP} bytes)"
+            view = LogView(self._file, follow=False)
+            view.wrap = True
+            view._open_at_top = True
+            yield view
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def on_unmount(self) -> None:
+        try:
+            os.unlink(self._file)
+        except OSError:
+            pass
+
+
+def _human(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"

@@ -1,0 +1,269 @@
+"""A live table of one source (local runs, DAG runs, pods...), k9s-style: filter, sort, ages
+and durations ticking, a stale marker when the source can't be reached."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from opsconsole.domain.items import Item, human_seconds
+from opsconsole.domain.states import state_style
+from opsconsole.services.poller import Poller, PollStatus
+from opsconsole.services.sources import PaneSource
+from opsconsole.ui.bindings import bindings
+
+LIVE = ("age", "duration")
+
+
+class SourcePane(Vertical):
+    """One pane of the Status screen."""
+
+    BINDINGS = bindings("pane")
+    DEFAULT_CSS = """
+    SourcePane { border: round $panel; height: 1fr; min-height: 6; }
+    SourcePane:focus-within { border: round $accent; }
+    SourcePane > .pane-title { height: 1; background: $panel; padding: 0 1; }
+    SourcePane > Input { display: none; height: 1; border: none; padding: 0 1; }
+    SourcePane.filtering > Input { display: block; }
+    SourcePane > DataTable { height: 1fr; }
+    """
+
+    class Highlighted(Message):
+        def __init__(self, pane: "SourcePane", item: Item | None) -> None:
+            super().__init__()
+            self.pane = pane
+            self.item = item
+
+    class OpenLog(Message):
+        def __init__(self, item: Item) -> None:
+            super().__init__()
+            self.item = item
+
+    class Describe(Message):
+        def __init__(self, item: Item) -> None:
+            super().__init__()
+            self.item = item
+
+    def __init__(self, source: PaneSource, number: int, clock: Callable[[], datetime]) -> None:
+        super().__init__(id=f"pane-{source.key}")
+        self.source = source
+        self.number = number
+        self._clock = clock
+        self.items: list[Item] = []
+        self._shown: list[Item] = []
+        self.filter_text = ""
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self.status = PollStatus()
+        self.poller = Poller(source.fetch, self._on_result, self._on_error, interval=source.interval)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._title(), classes="pane-title")
+        yield Input(placeholder="filter…  (enter: keep, esc: clear)")
+        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
+        for col in self.source.columns:
+            table.add_column(col.label, key=col.key, width=col.width)
+        yield table
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(DataTable)
+
+    def on_mount(self) -> None:
+        self.run_worker(self.poller.run(), name=f"poll-{self.source.key}", group="pollers")
+        self.set_interval(1.0, self._tick)
+
+    # --- data in --------------------------------------------------------------------------
+    def _on_result(self, items: list[Item], status: PollStatus) -> None:
+        self.items = items
+        self.status = status
+        self._render_rows()
+
+    def _on_error(self, exc: BaseException, status: PollStatus) -> None:
+        self.status = status
+        self._update_title()
+
+    def _title(self) -> Text:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{self.number} ", style="bold reverse")
+        text.append(f" {self.source.title} ", style="bold")
+        count = f"[{len(self._shown)}/{len(self.items)}]" if self.filter_text else f"[{len(self.items)}]"
+        text.append(count, style="dim")
+        if self.filter_text:
+            text.append(f"  /{self.filter_text}", style="italic")
+        if self.sort_column:
+            text.append(f"  ↕{self.sort_column}{'↓' if self.sort_reverse else '↑'}", style="dim")
+        if self.status.stale:
+            text.append("  STALE ", style="bold black on yellow")
+            text.append(f" {self.status.last_error}  retry in {self.status.next_delay:.0f}s", style="yellow")
+        return text
+
+    def _update_title(self) -> None:
+        self.query_one(".pane-title", Static).update(self._title())
+
+    # --- rows -----------------------------------------------------------------------------
+    def _cell(self, item: Item, key: str) -> Text | str:
+        now = self._clock()
+        if key == "state":
+            return Text(item.state.value, style=state_style(item.state))
+        if key == "age":
+            base = item.created_at or item.started_at
+            return human_seconds((now - base).total_seconds()) if base else ""
+        if key == "duration":
+            if item.started_at is None:
+                return ""
+            return human_seconds(((item.ended_at or now) - item.started_at).total_seconds())
+        value = item.cells.get(key, "")
+        return "" if value is None else str(value)
+
+    def _visible(self) -> list[Item]:
+        items = self.items
+        if self.filter_text:
+            needle = self.filter_text.lower()
+            items = [it for it in items if needle in it.state.value
+                     or any(needle in str(v).lower() for v in it.cells.values())]
+        if self.sort_column:
+            col = self.sort_column
+
+            def sort_key(it: Item):
+                if col == "state":
+                    return it.state.value
+                if col in LIVE:
+                    base = it.created_at if col == "age" else it.started_at
+                    return base.timestamp() if base else 0.0
+                value = it.cells.get(col, "")
+                return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))
+
+            items = sorted(items, key=sort_key, reverse=self.sort_reverse)
+        return items
+
+    def _render_rows(self) -> None:
+        table = self.table
+        shown = self._visible()
+        keys = [c.key for c in self.source.columns]
+        old_keys = [it.key for it in self._shown]
+        if old_keys == [it.key for it in shown]:
+            for old, new in zip(self._shown, shown):
+                for key in keys:
+                    value = self._cell(new, key)
+                    if key in LIVE or value != self._cell(old, key):
+                        table.update_cell(new.key, key, value)
+        else:
+            cursor_key = self._shown[table.cursor_row].key if self._shown and 0 <= table.cursor_row < len(self._shown) else None
+            table.clear()
+            for it in shown:
+                table.add_row(*(self._cell(it, k) for k in keys), key=it.key)
+            if cursor_key is not None:
+                for idx, it in enumerate(shown):
+                    if it.key == cursor_key:
+                        table.move_cursor(row=idx)
+                        break
+        was_empty = not self._shown
+        self._shown = shown
+        self._update_title()
+        if was_empty and shown:
+            self.post_message(self.Highlighted(self, self.selected))
+
+    def _tick(self) -> None:
+        table = self.table
+        for it in self._shown:
+            if it.state.active or it.ended_at is None:
+                for key in LIVE:
+                    table.update_cell(it.key, key, self._cell(it, key))
+
+    @property
+    def selected(self) -> Item | None:
+        row = self.table.cursor_row
+        return self._shown[row] if self._shown and 0 <= row < len(self._shown) else None
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Highlighted(self, self.selected))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_log()
+
+    @on(DataTable.HeaderSelected)
+    def _header(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = event.column_key.value
+        if self.sort_column == key:
+            self.sort_reverse = not self.sort_reverse
+        else:
+            self.sort_column, self.sort_reverse = key, False
+        self._render_rows()
+
+    # --- actions ----------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        self.add_class("filtering")
+        self.query_one(Input).focus()
+
+    def action_clear_filter(self) -> None:
+        inp = self.query_one(Input)
+        inp.value = ""
+        self.filter_text = ""
+        self.remove_class("filtering")
+        self._render_rows()
+        self.table.focus()
+
+    @on(Input.Changed)
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value.strip()
+        self._render_rows()
+
+    @on(Input.Submitted)
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.filter_text:
+            self.remove_class("filtering")
+        self.table.focus()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in self.source.columns]
+        if self.sort_column is None:
+            self.sort_column = keys[0]
+        else:
+            nxt = keys.index(self.sort_column) + 1
+            self.sort_column = keys[nxt] if nxt < len(keys) else None
+        self.sort_reverse = False
+        self._render_rows()
+
+    def action_reverse_sort(self) -> None:
+        if self.sort_column is None:
+            self.sort_column = self.source.columns[0].key
+        self.sort_reverse = not self.sort_reverse
+        self._render_rows()
+
+    def action_open_log(self) -> None:
+        item = self.selected
+        if item is None:
+            return
+        if not item.log_path:
+            self.notify(f"{self.source.title} {item.key}: no log yet", severity="warning")
+            return
+        self.post_message(self.OpenLog(item))
+
+    def action_describe(self) -> None:
+        item = self.selected
+        if item is not None:
+            self.post_message(self.Describe(item))
+
+    def pause(self) -> None:
+        self.poller.pause()
+
+    def resume(self) -> None:
+        self.poller.resume()
+
+    def refresh_now(self) -> None:
+        self.poller.poke()

@@ -1,0 +1,138 @@
+from pathlib import Path
+
+import pytest
+
+from opsconsole.cli import main
+from opsconsole.config.settings import ConfigError, builtin_config, load_config, parse_config
+from opsconsole.ui.keymap import BINDING_IDS
+
+GOOD = """\
+default_profile = "preprod"
+
+[profiles.preprod]
+environment = "PREPROD"
+theme = "prod"
+readonly = false
+
+[profiles.preprod.airflow]
+url = "http://airflow.internal:8090"
+username_env = "AIRFLOW_USER"
+password_env = "AIRFLOW_PASSWORD"
+dags = ["test.*"]
+
+[[profiles.preprod.hosts]]
+name = "exec-1"
+services = ["trading-risk-manager"]
+
+[[profiles.preprod.exchanges]]
+name = "binance-trading"
+ccxt = "binance"
+api_key_env = "BINANCE_KEY"
+secret_env = "BINANCE_SECRET"
+
+[profiles.preprod.killswitch]
+confirm = true
+circuit_breaker = { method = "POST", url = "http://exec-1:8080/api/v1/circuit-breaker/activate" }
+
+[profiles.prod]
+environment = "PROD"
+readonly = true
+
+[keys]
+"app.killswitch" = "ctrl+x"
+"""
+
+
+def test_good_config_parses_into_profiles():
+    config = parse_config(GOOD, "c.toml", BINDING_IDS)
+    assert config.default_profile == "preprod"
+    pre = config.profile()
+    assert pre.environment == "PREPROD" and pre.theme == "prod" and not pre.readonly
+    assert pre.airflow["password_env"] == "AIRFLOW_PASSWORD"
+    assert pre.hosts[0]["name"] == "exec-1"
+    assert pre.killswitch.circuit_breaker["method"] == "POST"
+    prod = config.profile("prod")
+    assert prod.readonly and prod.production
+    assert not pre.production
+    assert set(config.profiles) == {"local", "preprod", "prod"}
+    assert config.keys == {"app.killswitch": "ctrl+x"}
+
+
+def test_every_problem_named_with_file_line_and_key():
+    bad = GOOD.replace('readonly = false', 'readonly = "no"') \
+              .replace('dags = ["test.*"]', 'dags = ["test.*"]\npassword = "hunter2"') \
+              .replace('services = ["trading-risk-manager"]', 'servics = ["x"]') \
+              .replace('"app.killswitch" = "ctrl+x"', '"app.nope" = "x"')
+    with pytest.raises(ConfigError) as err:
+        parse_config(bad, "/etc/ops.toml", BINDING_IDS)
+    text = [str(p) for p in err.value.problems]
+    lines = bad.splitlines()
+
+    def line_of(fragment):
+        return next(i for i, line in enumerate(lines, 1) if fragment in line)
+
+    ro = line_of('readonly = "no"')
+    assert f"/etc/ops.toml:{ro}: profiles.preprod.readonly — expected true or false, got 'no'" in text
+    secret = next(p for p in err.value.problems if p.key == "profiles.preprod.airflow.password")
+    assert secret.line == line_of("hunter2") and "environment variable" in secret.message
+    typo = next(p for p in err.value.problems if p.key == "profiles.preprod.hosts[0].servics")
+    assert typo.line == line_of("servics") and "unknown key" in typo.message
+    key = next(p for p in err.value.problems if p.key == "keys.app.nope")
+    assert key.line == line_of("app.nope")
+    assert len(err.value.problems) == 4
+
+
+def test_unknown_safety_key_in_killswitch_is_an_error_not_ignored():
+    text = "[profiles.p]\n[profiles.p.killswitch]\nconfrim = false\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    (problem,) = err.value.problems
+    assert (problem.line, problem.key) == (3, "profiles.p.killswitch.confrim")
+
+
+def test_env_references_must_be_names_not_values():
+    text = '[profiles.p.airflow]\nurl = "http://x"\npassword_env = "s3cr3t pass!"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert err.value.problems[0].line == 3
+    assert "environment variable" in err.value.problems[0].message
+
+
+def test_syntax_error_has_a_line():
+    with pytest.raises(ConfigError) as err:
+        parse_config("[profiles.p]\nenvironment = \n", "c.toml")
+    assert err.value.problems[0].line == 2
+
+
+def test_array_of_tables_lines_point_at_the_right_element():
+    text = '[[profiles.p.hosts]]\nname = "a"\n\n[[profiles.p.hosts]]\nname = "b"\nport = 0\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert [(p.line, p.key) for p in err.value.problems] == [(6, "profiles.p.hosts[1].port")]
+
+
+def test_missing_default_profile_and_unknown_profile():
+    with pytest.raises(ConfigError) as err:
+        parse_config('default_profile = "nope"\n', "c.toml")
+    assert err.value.problems[0].line == 1
+    config = parse_config("", "c.toml")
+    with pytest.raises(ConfigError, match="no profile 'x'"):
+        config.profile("x")
+
+
+def test_no_config_means_the_builtin_local_profile():
+    config = load_config(None)
+    assert config == builtin_config()
+    local = config.profile()
+    assert local.name == "local" and not local.readonly and local.environment == "LOCAL"
+
+
+def test_config_check_cli(tmp_path: Path, capsys):
+    path = tmp_path / "config.toml"
+    path.write_text("[profiles.p]\nreadonly = 1\n")
+    assert main(["--config", str(path), "config", "check"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:2: profiles.p.readonly — expected true or false, got 1" in out
+    path.write_text(GOOD)
+    assert main(["--config", str(path), "config", "check"]) == 0
+    assert "profiles: local, preprod, prod" in capsys.readouterr().out

@@ -1,0 +1,316 @@
+"""The kill-switch engine: latch first, every step at once, deadlines, audit, the cross-process
+lock, dry run and release."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from opsconsole.backends.local import LaunchRefused, LocalRunner, stop_local_runs
+from opsconsole.domain.models import RunSpec
+from opsconsole.domain.states import State
+from opsconsole.services.killswitch import KillStep, KillSwitch, StepResult, local_kill_step
+from opsconsole.services.ledger import Ledger
+
+
+def step(name: str, action, deadline: float = 30.0, enabled: bool = True) -> KillStep:
+    return KillStep(name=name, kind="test", description=f"test step {name}", action=action, deadline=deadline, enabled=enabled)
+
+
+async def until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_steps_run_concurrently_and_a_hanging_one_ends_unknown(ledger: Ledger, tmp_path: Path) -> None:
+    a_started, b_started = asyncio.Event(), asyncio.Event()
+    hang_cancelled = asyncio.Event()
+
+    async def a() -> str:  # can only finish if b runs at the same time
+        a_started.set()
+        await b_started.wait()
+        return "a done"
+
+    async def b() -> str:
+        b_started.set()
+        await a_started.wait()
+        return "b done"
+
+    async def hang() -> str:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            hang_cancelled.set()
+            raise
+        return "never"
+
+    finished: list[tuple[str, str]] = []
+
+    def on_update(result: StepResult) -> None:
+        if result.final:
+            finished.append((result.name, result.outcome))
+
+    ks = KillSwitch(ledger, [step("hang", hang, deadline=1.0), step("a", a), step("b", b)], tmp_path / "kill.lock")
+    report = await ks.fire("alice", on_update=on_update)
+
+    outcomes = {r.name: r.outcome for r in report.results}
+    assert outcomes == {"hang": "unknown", "a": "ok", "b": "ok"}
+    assert [name for name, _ in finished][-1] == "hang"  # a and b ended first, hang at its deadline
+    assert hang_cancelled.is_set()
+    assert "deadline" in report.results[0].detail
+    assert report.results[1].detail == "a done"
+    assert not report.ok
+    hang_result = report.results[0]
+    assert hang_result.started is not None and hang_result.ended is not None and hang_result.elapsed is not None
+
+
+async def test_a_failing_step_does_not_stop_the_others(ledger: Ledger, tmp_path: Path) -> None:
+    async def boom() -> str:
+        raise RuntimeError("circuit breaker endpoint returned 500")
+
+    async def fine() -> str:
+        await asyncio.sleep(0.05)
+        return "cancelled 3 orders"
+
+    updates: list[tuple[str, str]] = []
+    ks = KillSwitch(ledger, [step("boom", boom), step("fine", fine)], tmp_path / "kill.lock")
+    report = await ks.fire("alice", on_update=lambda r: updates.append((r.name, r.outcome)))
+    assert [(r.name, r.outcome) for r in report.results] == [("boom", "failed"), ("fine", "ok")]
+    assert report.results[0].detail == "RuntimeError: circuit breaker endpoint returned 500"
+    assert not report.ok
+    # Every step went through running to its final outcome, reported live.
+    assert ("boom", "running") in updates and ("boom", "failed") in updates
+    assert updates.index(("fine", "running")) < updates.index(("fine", "ok"))
+
+
+async def test_latch_is_set_before_any_step_and_audit_brackets_each_step(ledger: Ledger, tmp_path: Path) -> None:
+    seen: dict[str, object] = {}
+
+    async def check() -> str:
+        seen["latch"] = await asyncio.to_thread(ledger.halt_latch)
+        seen["audit"] = await asyncio.to_thread(ledger.list_audit)
+        return "checked"
+
+    async def other() -> str:
+        return "fine"
+
+    async def disabled() -> str:
+        seen["disabled ran"] = True
+        return "should not run"
+
+    ks = KillSwitch(
+        ledger,
+        [step("check", check), step("other", other), step("off", disabled, enabled=False)],
+        tmp_path / "kill.lock",
+    )
+    report = await ks.fire("alice", kill_id="k-1")
+    assert report.ok and report.kill_id == "k-1"
+    assert seen["latch"] is not None and seen["latch"].by == "alice"
+    events_seen_by_step = [(r["event"], r["step"]) for r in seen["audit"]]
+    assert events_seen_by_step[0] == ("fired", None)
+    assert ("step_start", "check") in events_seen_by_step
+
+    assert "disabled ran" not in seen
+    assert {r.name: r.outcome for r in report.results} == {"check": "ok", "other": "ok", "off": "skipped"}
+
+    rows = ledger.list_audit("k-1")
+    events = [(r["event"], r["step"]) for r in rows]
+    assert events[0] == ("fired", None) and events[-1] == ("done", None)
+    assert rows[-1]["outcome"] == "ok"
+    for name in ("check", "other"):
+        start, end = events.index(("step_start", name)), events.index(("step_end", name))
+        assert 0 < start < end
+        assert rows[end]["outcome"] == "ok" and rows[end]["elapsed"] is not None
+    assert rows[events.index(("step_end", "check"))]["detail"] == "checked"
+    assert ("step_start", "off") not in events
+    assert rows[events.index(("step_end", "off"))]["outcome"] == "skipped"
+    assert ledger.halt_latch() is not None  # stays set after the fire
+
+
+async def test_dry_run_does_nothing(ledger: Ledger, tmp_path: Path) -> None:
+    called = []
+
+    async def act() -> str:
+        called.append(1)
+        return ""
+
+    lock = tmp_path / "kill.lock"
+    ks = KillSwitch(ledger, [step("a", act), step("b", act)], lock)
+    assert [s.name for s in ks.dry_run()] == ["a", "b"] == [s.name for s in ks.plan()]
+    assert called == []
+    assert ledger.halt_latch() is None
+    assert ledger.list_audit() == []
+    assert not lock.exists()
+
+
+async def test_release_clears_the_latch(ledger: Ledger, tmp_path: Path) -> None:
+    async def act() -> str:
+        return ""
+
+    ks = KillSwitch(ledger, [step("a", act)], tmp_path / "kill.lock")
+    await ks.fire("alice")
+    assert ledger.halt_latch() is not None
+    ks.release("bob")
+    assert ledger.halt_latch() is None
+    released = [r for r in ledger.list_audit() if r["event"] == "released"]
+    assert len(released) == 1 and "bob" in released[0]["detail"]
+
+
+async def test_fire_with_no_steps_still_latches(ledger: Ledger, tmp_path: Path) -> None:
+    report = await KillSwitch(ledger, [], tmp_path / "kill.lock").fire("alice")
+    assert report.ok and report.results == []
+    assert ledger.halt_latch() is not None
+    assert [r["event"] for r in ledger.list_audit(report.kill_id)] == ["fired", "done"]
+
+
+async def test_a_broken_on_update_callback_does_not_stop_the_kill(ledger: Ledger, tmp_path: Path) -> None:
+    async def act() -> str:
+        return "done"
+
+    def broken(_: StepResult) -> None:
+        raise ValueError("widget gone")
+
+    report = await KillSwitch(ledger, [step("a", act)], tmp_path / "kill.lock").fire("alice", on_update=broken)
+    assert report.ok
+
+
+# --- the local step -------------------------------------------------------------------------
+
+
+async def test_local_kill_step_stops_runs_and_blocks_new_launches(ledger: Ledger, tmp_path: Path) -> None:
+    runner = LocalRunner(ledger, tmp_path / "runs")
+    cmd = [sys.executable, "-m", "opsconsole.sample.experiment", "--steps", "100000", "--interval", "0.05"]
+    (run,) = await runner.launch([RunSpec("sample", cmd)])
+    try:
+        await until(
+            lambda: (r := ledger.get_run(run.id)).log_path
+            and Path(r.log_path).exists()
+            and "done waiting" in Path(r.log_path).read_text(),
+            what="the sample to start",
+        )
+
+        async def boom() -> str:
+            raise RuntimeError("no webhook")
+
+        ks = KillSwitch(ledger, [local_kill_step(ledger, grace=20.0), step("alert", boom)], tmp_path / "kill.lock")
+        assert ks.plan()[0].kind == "local"
+        report = await ks.fire("alice")
+        local = report.results[0]
+        assert local.outcome == "ok" and f"#{run.id}" in local.detail
+        assert report.results[1].outcome == "failed"
+        await runner.wait()
+        assert ledger.get_run(run.id).state is State.STOPPED
+        with pytest.raises(LaunchRefused):
+            await runner.launch([RunSpec("sample", cmd)])
+    finally:
+        await stop_local_runs(ledger, grace=1.0)
+        await runner.wait()
+
+
+async def test_local_kill_step_fails_when_a_run_survives(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsconsole.backends import local as local_mod
+    from opsconsole.services import killswitch as ks_mod
+
+    async def fake_stop(_ledger, grace=5.0, **_):
+        return local_mod.StopReport(stopped=[1], survivors=[2])
+
+    monkeypatch.setattr(ks_mod, "stop_local_runs", fake_stop)
+    with pytest.raises(RuntimeError, match="STILL ALIVE #2"):
+        await local_kill_step(ledger).action()
+
+
+# --- two processes --------------------------------------------------------------------------
+
+# One `opsconsole kill` stand-in: its only step appends "start NAME" to a journal, waits for
+# NAME.go to exist, then appends "end NAME".
+FIRE_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    from pathlib import Path
+    from opsconsole.services.killswitch import KillStep, KillSwitch
+    from opsconsole.services.ledger import Ledger
+
+    db, lock, journal, name = sys.argv[1:5]
+
+    def note(text):
+        with open(journal, "a") as f:
+            f.write(text + "\\n")
+
+    async def action():
+        note("start " + name)
+        while not os.path.exists(journal + "." + name + ".go"):
+            await asyncio.sleep(0.02)
+        note("end " + name)
+        return name
+
+    async def main():
+        ledger = Ledger(Path(db))
+        ks = KillSwitch(ledger, [KillStep("journal", "test", "journal", action, deadline=120)], Path(lock))
+        note("firing " + name)
+        report = await ks.fire(name, kill_id=name)
+        sys.exit(0 if report.ok else 1)
+
+    asyncio.run(main())
+    """
+)
+
+
+def _lock_waiters(pid: int) -> bool:
+    """True once /proc/locks shows ``pid`` blocked waiting for a lock (best effort)."""
+    try:
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    return any("->" in line and f" {pid} " in line for line in text.splitlines())
+
+
+async def test_two_fires_in_two_processes_serialise(tmp_path: Path) -> None:
+    db, lock, journal = tmp_path / "l.sqlite3", tmp_path / "kill.lock", tmp_path / "journal"
+    Ledger(db).close()
+
+    def start(name: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", FIRE_SCRIPT, str(db), str(lock), str(journal), name])
+
+    def lines() -> list[str]:
+        return journal.read_text().splitlines() if journal.exists() else []
+
+    Path(f"{journal}.second.go").touch()  # the second one would finish at once if it could start
+    first = start("first")
+    second = None
+    try:
+        await until(lambda: "start first" in lines(), what="the first fire's step to start")
+        second = start("second")
+        await until(lambda: "firing second" in lines(), what="the second fire to be called")
+        # Best effort: see the second process blocked on the lock before letting the first go.
+        deadline = time.monotonic() + 10
+        while not _lock_waiters(second.pid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert "start second" not in lines()
+        Path(f"{journal}.first.go").touch()
+        assert await asyncio.to_thread(first.wait, 60) == 0
+        assert await asyncio.to_thread(second.wait, 60) == 0
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    steps = [line for line in lines() if not line.startswith("firing")]
+    assert steps == ["start first", "end first", "start second", "end second"]
+    with Ledger(db) as ledger:
+        rows = ledger.list_audit()
+        order = [(r["kill_id"], r["event"]) for r in rows]
+        assert order.index(("first", "done")) < order.index(("second", "fired"))
+        latch = ledger.halt_latch()
+        assert latch is not None and latch.by == "first"  # the second found it already set

@@ -1,0 +1,238 @@
+"""Pilot tests of LogView's keys: behaviour, never timing (we poll with generous timeouts)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.containers import Vertical
+
+from opsconsole.ui.widgets.log_view import LogView, Prompt
+
+TIMEOUT = 30.0
+
+
+def write_lines(path: Path, n: int, start: int = 0, mode: str = "w") -> None:
+    levels = ["INFO", "DEBUG", "WARNING", "ERROR"]
+    with open(path, mode) as f:
+        for i in range(start, start + n):
+            minute, second = divmod(i // 10, 60)
+            f.write(f"2023-10-05 07:{minute % 60:02d}:{second:02d},{i % 1000:03d} {levels[i % 4]} "
+                    f"step {i} {'needle' if i % 250 == 7 else 'hay'} qty={i * 3}\n")
+
+
+class ViewApp(App):
+    def __init__(self, path: Path, follow: bool = True, height: int | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.follow = follow
+        self.height = height
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield LogView(self.path, follow=self.follow)
+
+    def on_mount(self) -> None:
+        if self.height:
+            self.query_one("#box").styles.height = self.height
+        self.query_one(LogView).focus()
+
+
+async def until(pilot, condition, what: str = "condition") -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def ready(pilot) -> LogView:
+    view = pilot.app.query_one(LogView)
+    await until(pilot, lambda: view.document.indexed and view.line_count > 0 or view.document.error, "index")
+    await until(pilot, lambda: view.visible_lines(), "first paint")
+    return view
+
+
+def screen_text(view: LogView) -> str:
+    height = view.scrollable_content_region.height
+    return "\n".join(view.render_line(y).text for y in range(height))
+
+
+async def type_prompt(pilot, key: str, text: str) -> None:
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(pilot.app.screen, Prompt), "prompt")
+    await pilot.press(*text) if len(text) <= 1 else None
+    if len(text) > 1:
+        pilot.app.screen.query_one("Input").value = text
+    await pilot.press("enter")
+    await until(pilot, lambda: not isinstance(pilot.app.screen, Prompt), "prompt closed")
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = tmp_path / "run.log"
+    write_lines(path, 5000)
+    return path
+
+
+async def test_opens_at_the_tail_and_keys_move(log):
+    app = ViewApp(log)
+    async with app.run_test(size=(100, 20)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: view.visible_lines()[-1] == 4999, "tail on screen")
+        assert "step 4999 " in screen_text(view)
+        await pilot.press("g")
+        assert view.visible_lines()[0] == 0 and view.cursor == 0
+        assert "step 0 " in screen_text(view)
+        await pilot.press("pagedown")
+        assert view.cursor > 0 and view.visible_lines()[0] > 0
+        await pilot.press("G")
+        assert view.visible_lines()[-1] == 4999 and view.cursor == 4999
+        await pilot.press("home")
+        assert view.cursor == 0
+        await pilot.press("end")
+        assert view.cursor == 4999
+
+
+async def test_status_line_shows_file_lines_and_follow(log):
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 10)) as pilot:
+        view = await ready(pilot)
+        status = screen_text(view).splitlines()[-1]
+        assert "run.log" in status and "5,000" in status and "FOLLOW" in status
+        await pilot.press("f")
+        assert "paused" in screen_text(view).splitlines()[-1]
+
+
+async def test_small_box(log):
+    app = ViewApp(log, height=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: view.visible_lines() and view.visible_lines()[-1] == 4999, "tail")
+        assert len(view.visible_lines()) <= 4
+        await pilot.press("g")
+        assert view.visible_lines()[0] == 0
+
+
+async def test_goto_line_percent_and_time(log):
+    app = ViewApp(log)
+    async with app.run_test(size=(100, 20)) as pilot:
+        view = await ready(pilot)
+        await type_prompt(pilot, "colon", "1234")
+        assert view.cursor == 1233 and 1233 in view.visible_lines()
+        assert "step 1233 " in view.line_text(view.cursor)
+        await type_prompt(pilot, "colon", "50%")
+        assert abs(view.cursor - 2500) <= 1
+        await type_prompt(pilot, "t", "07:05:00")  # line 3000 is the first at 07:05:00
+        await until(pilot, lambda: view.cursor == 3000, "jump to time")
+        assert "07:05:00" in view.line_text(view.cursor)
+
+
+async def test_search_jumps_counts_and_filters(log):
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = await ready(pilot)
+        await pilot.press("g")
+        await type_prompt(pilot, "slash", "needle")
+        expected = [i for i in range(5000) if i % 250 == 7]
+        await until(pilot, lambda: view.document.search and view.document.search.done, "search")
+        await pilot.pause()
+        assert "needle" in view.line_text(view.cursor)
+        assert view.cursor == expected[0]
+        assert f"{len(expected)} matches" in screen_text(view).splitlines()[-1]
+        await pilot.press("n")
+        assert view.cursor == expected[1]
+        await pilot.press("N")
+        assert view.cursor == expected[0]
+        await pilot.press("ampersand")
+        assert view.row_count == len(expected)
+        assert all("needle" in view.line_text(line) for line in view.visible_lines())
+        assert "FILTER" in screen_text(view)
+        await pilot.press("ampersand")
+        assert view.row_count == 5000
+
+
+async def test_follow_shows_appended_lines_and_filter_follows(log):
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = await ready(pilot)
+        write_lines(log, 10, start=5000, mode="a")
+        await until(pilot, lambda: view.line_count == 5010, "appended lines")
+        await until(pilot, lambda: view.visible_lines()[-1] == 5009, "auto-scroll")
+        assert "step 5009 " in screen_text(view)
+        # scrolled away: the new lines are counted, not scrolled to
+        await pilot.press("g")
+        write_lines(log, 5, start=5010, mode="a")
+        await until(pilot, lambda: view.new_lines == 5, "+N new lines")
+        assert "+5 new lines" in screen_text(view)
+        assert view.visible_lines()[0] == 0
+        await pilot.press("G")
+        assert view.visible_lines()[-1] == 5014
+        # filter while following
+        await type_prompt(pilot, "slash", "needle")
+        await until(pilot, lambda: view.document.search and view.document.search.done, "search")
+        await pilot.press("ampersand")
+        await pilot.press("G")
+        before = view.row_count
+        with open(log, "a") as f:
+            f.write("2023-10-05 08:00:00,000 ERROR late needle\nno match here\n")
+        await until(pilot, lambda: view.row_count == before + 1, "filtered append")
+        await until(pilot, lambda: "late needle" in screen_text(view), "filtered line on screen")
+        assert "no match here" not in screen_text(view)
+
+
+async def test_wrap_mark_save_copy(log, tmp_path):
+    app = ViewApp(log)
+    async with app.run_test(size=(60, 20)) as pilot:
+        view = await ready(pilot)
+        await pilot.press("g")
+        await pilot.press("m", "m")
+        assert view.marks == {0, 1} and view.cursor == 2
+        target = tmp_path / "saved.log"
+        await type_prompt(pilot, "s", str(target))
+        await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 2, "saved")
+        assert target.read_text().splitlines()[1].startswith("2023-10-05 07:00:00,001 DEBUG step 1 ")
+        copied = []
+        app.copy_to_clipboard = copied.append
+        await pilot.press("c")
+        assert copied and "step 2 " in copied[0]
+        await pilot.press("w")
+        assert view.wrap
+        text = screen_text(view)
+        assert "qty=0" in text  # the tail of line 0 wrapped onto the next row
+        await pilot.press("w")
+        assert not view.wrap
+
+
+async def test_hostile_lines_render(tmp_path):
+    path = tmp_path / "bad.log"
+    with open(path, "wb") as f:
+        f.write(b"\xff\xfe bad\nnul\x00x\r\n")
+        f.write(b"2023-10-05 07:40:00,078 INFO " + b"y" * (3 << 20) + b"\n")
+        f.write(b"last\n")
+    app = ViewApp(path)
+    async with app.run_test(size=(100, 12)) as pilot:
+        view = await ready(pilot)
+        assert view.line_count == 4
+        text = screen_text(view)
+        assert "last" in text and "\u2400" in text and "\ufffd" in text
+        assert "bytes, press enter" in view.line_text(2)  # cut marker at the end of the 3 MB line
+
+
+async def test_empty_and_missing_files(tmp_path):
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    async with ViewApp(empty).run_test(size=(80, 10)) as pilot:
+        view = pilot.app.query_one(LogView)
+        await until(pilot, lambda: view.document.indexed, "index")
+        await pilot.press("G", "g", "slash")
+        await pilot.press("escape")
+        assert view.line_count == 0
+    async with ViewApp(tmp_path / "missing.log").run_test(size=(80, 10)) as pilot:
+        view = pilot.app.query_one(LogView)
+        await until(pilot, lambda: view.document.error, "error")
+        await pilot.pause()
+        assert "error" in screen_text(view)

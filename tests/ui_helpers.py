@@ -1,0 +1,28 @@
+"""Helpers for the UI tests: a fast preset, and polling instead of fixed sleeps."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+FIXED = datetime(2026, 11, 22, 9, 30, 0, tzinfo=timezone.utc)
+
+
+def write_fast_preset(steps: int = 4, interval: float = 0.05, fail: bool = False, name: str = "fast-sample") -> Path:
+    presets = Path(os.environ["XDG_CONFIG_HOME"]) / "opsconsole" / "presets"
+    presets.mkdir(parents=True, exist_ok=True)
+    path = presets / f"{name}.toml"
+    path.write_text(f'kind = "local-sample"\ntarget = "local"\ndescription = "fast"\n'
+                    f'[values]\nsteps = {steps}\ninterval = {interval}\nfail = {str(fail).lower()}\n')
+    return path
+
+
+async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.05) -> None:
+    """Poll the app until `predicate()` holds (no fixed sleeps: CI machines are slow)."""
+    loops = int(timeout / step)
+    for _ in range(loops):
+        if predicate():
+            return
+        await pilot.pause(step)
+    assert predicate(), "condition not reached in time"
