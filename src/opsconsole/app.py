@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, SystemCommand
@@ -14,25 +15,33 @@ from opsconsole.domain import policy
 from opsconsole.domain.models import RunSpec
 from opsconsole.services.context import Context
 from opsconsole.ui.bindings import bindings
-from opsconsole.ui.screens.balances import BalancesScreen
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
-from opsconsole.ui.screens.launch import LaunchScreen
-from opsconsole.ui.screens.logs import LogsScreen
-from opsconsole.ui.screens.runs import RunsScreen
 from opsconsole.ui.screens.status import StatusScreen
 from opsconsole.ui.theming import discover_themes
 
-SCREENS_BY_NAME = {"status": StatusScreen, "logs": LogsScreen, "launch": LaunchScreen, "runs": RunsScreen,
-                   "balances": BalancesScreen}
+# Screens other than Status are imported when first shown: the first frame stays fast.
+SCREENS_BY_NAME = {"status": "status.StatusScreen", "logs": "logs.LogsScreen", "launch": "launch.LaunchScreen",
+                   "runs": "runs.RunsScreen", "balances": "balances.BalancesScreen"}
+
+
+def _screen_factory(ref: str):
+    module, cls = ref.split(".")
+
+    def make() -> Screen:
+        import importlib
+
+        return getattr(importlib.import_module(f"opsconsole.ui.screens.{module}"), cls)()
+
+    return make
 
 
 class OpsConsole(App):
     TITLE = "opsconsole"
-    CSS_PATH = "ui/app.tcss"
+    CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")
-    MODES = {name: cls for name, cls in SCREENS_BY_NAME.items()}
+    MODES = {name: _screen_factory(ref) for name, ref in SCREENS_BY_NAME.items()}
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, context: Context) -> None:
@@ -95,7 +104,7 @@ class OpsConsole(App):
             if self.current_mode != "logs":
                 await self.switch_mode("logs")
             screen = self.screen
-            if isinstance(screen, LogsScreen):
+            if screen.id == "logs":
                 await screen.open(path, title)
 
         self.run_worker(_open(), group="open-log")

@@ -276,7 +276,8 @@ async def test_launch_refuses_a_non_local_spec(runner: LocalRunner, ledger: Ledg
 
 
 async def test_stop_from_a_second_ledger_sigterm(runner: LocalRunner, ledger: Ledger) -> None:
-    (run,) = await runner.launch([sample(100_000, 0.05)])
+    changes: list[State] = []
+    (run,) = await runner.launch([sample(100_000, 0.05)], on_change=lambda r: changes.append(r.state))
     await until(lambda: "done waiting" in log_text(ledger.get_run(run.id)), what="the sample to start trading")
     pid = ledger.get_run(run.id).pid
 
@@ -291,6 +292,7 @@ async def test_stop_from_a_second_ledger_sigterm(runner: LocalRunner, ledger: Le
     await runner.wait()
     run = ledger.get_run(run.id)
     assert run.state is State.STOPPED, run.error  # not failed
+    assert changes == [State.RUNNING, State.STOPPED]  # the UI hears of it
     assert "received SIGTERM, stopping" in log_text(run)
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
@@ -326,7 +328,12 @@ async def test_stop_sigkills_a_process_that_ignores_sigterm(runner: LocalRunner,
 
 
 async def test_stop_all_cancels_queued_runs(runner: LocalRunner, ledger: Ledger) -> None:
-    first, second = await runner.launch([sample(100_000, 0.05), sample(3)], BatchOptions(parallelism=1))
+    changes: list[tuple[int, State]] = []
+    first, second = await runner.launch(
+        [sample(100_000, 0.05), sample(3)],
+        BatchOptions(parallelism=1),
+        on_change=lambda r: changes.append((r.id, r.state)),
+    )
     await until(lambda: "done waiting" in log_text(ledger.get_run(first.id)), what="the first run to start")
     report = await runner.stop_all(grace=20.0)
     assert report.ok and report.stopped == [first.id] and report.cancelled == [second.id]
@@ -335,6 +342,7 @@ async def test_stop_all_cancels_queued_runs(runner: LocalRunner, ledger: Ledger)
     assert never.state is State.SKIPPED and never.attempt == 0 and never.log_path is None
     assert not (Path(never.result_dir) / "attempt-1.log").exists()
     assert ledger.active_runs() == []
+    assert changes[-1] == (second.id, State.SKIPPED) and (first.id, State.STOPPED) in changes
 
 
 async def test_stop_with_nothing_running_is_ok(ledger: Ledger) -> None:
@@ -398,3 +406,28 @@ async def test_stop_local_runs_across_processes(ledger: Ledger, tmp_path: Path) 
         if ui.poll() is None:
             ui.kill()
             ui.wait()
+
+
+async def test_stop_local_runs_after_the_ui_was_killed(ledger: Ledger, tmp_path: Path) -> None:
+    """The UI crashed; its runs live on in their own sessions; `opsconsole kill` still stops them."""
+    ui = subprocess.Popen(
+        [PY, "-c", UI_SCRIPT, str(ledger.path), str(tmp_path / "runs")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        ids = json.loads(await asyncio.to_thread(ui.stdout.readline))
+        await until(
+            lambda: all("done waiting" in log_text(ledger.get_run(i)) for i in ids[:2]), what="two runs to start"
+        )
+        pids = [ledger.get_run(i).pid for i in ids[:2]]
+    finally:
+        ui.kill()
+        ui.wait()
+    assert all(process_group_alive(p) for p in pids)  # orphaned, still trading
+
+    report = await stop_local_runs(ledger, grace=20.0)
+    assert report.ok, report.detail
+    assert report.stopped == ids[:2]
+    assert not any(process_group_alive(p) for p in pids)
+    states = [ledger.get_run(i).state for i in ids]
+    assert states == [State.STOPPED, State.STOPPED, State.SKIPPED]  # the third never started
+    assert ledger.active_runs() == []

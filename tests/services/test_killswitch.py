@@ -4,8 +4,6 @@ lock, dry run and release."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -314,3 +312,62 @@ async def test_two_fires_in_two_processes_serialise(tmp_path: Path) -> None:
         assert order.index(("first", "done")) < order.index(("second", "fired"))
         latch = ledger.halt_latch()
         assert latch is not None and latch.by == "first"  # the second found it already set
+
+
+async def test_a_step_is_retried_within_its_deadline(ledger: Ledger, tmp_path: Path) -> None:
+    calls = []
+
+    async def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionError("refused")
+        return f"ok on try {len(calls)}"
+
+    async def always_fails() -> str:
+        raise ConnectionError("still refused")
+
+    steps = [
+        KillStep("flaky", "http", "flaky endpoint", flaky, retries=2, retry_delay=0.01),
+        KillStep("down", "http", "down endpoint", always_fails, retries=1, retry_delay=0.01),
+    ]
+    report = await KillSwitch(ledger, steps, tmp_path / "kill.lock").fire("alice", kill_id="k")
+    assert [(r.outcome, r.detail) for r in report.results] == [
+        ("ok", "ok on try 3"),
+        ("failed", "ConnectionError: still refused"),
+    ]
+    retries = [(r["step"], r["detail"]) for r in ledger.list_audit("k") if r["event"] == "step_retry"]
+    assert sorted(retries) == [("down", "ConnectionError: still refused"), ("flaky", "ConnectionError: refused"),
+                               ("flaky", "ConnectionError: refused")]
+
+
+async def test_a_hung_lock_holder_does_not_block_the_kill_forever(ledger: Ledger, tmp_path: Path) -> None:
+    import fcntl
+
+    lock = tmp_path / "kill.lock"
+    held = open(lock, "w")  # another holder that never lets go
+    fcntl.flock(held, fcntl.LOCK_EX)
+    ran = []
+
+    async def act() -> str:
+        ran.append(1)
+        return "done"
+
+    try:
+        ks = KillSwitch(ledger, [step("a", act)], lock, lock_timeout=0.3)
+        report = await ks.fire("alice", kill_id="k")
+    finally:
+        held.close()
+    assert ran == [1] and report.results[0].outcome == "ok"
+    fired = ledger.list_audit("k")[0]
+    assert fired["event"] == "fired" and "fired anyway" in fired["detail"]
+
+
+async def test_an_action_that_cancels_itself_fails_without_stopping_the_fire(ledger: Ledger, tmp_path: Path) -> None:
+    async def self_cancel() -> str:
+        raise asyncio.CancelledError()
+
+    async def fine() -> str:
+        return "ok"
+
+    report = await KillSwitch(ledger, [step("c", self_cancel), step("f", fine)], tmp_path / "l").fire("alice")
+    assert [r.outcome for r in report.results] == ["failed", "ok"]

@@ -209,12 +209,13 @@ class LocalRunner:
         try:
             async with batch.semaphore:
                 await self._attempts(run_id, batch)
-            self._env.pop(run_id, None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug or an OS error must not leave the row "running"
             log.exception("local run %s crashed the runner", run_id)
             await self._finish(run_id, batch, state=State.FAILED, error=f"runner error: {exc!r}")
+        finally:
+            self._env.pop(run_id, None)
 
     async def _attempts(self, run_id: int, batch: _Batch) -> None:
         record = await asyncio.to_thread(self.ledger.get_run, run_id)
@@ -252,9 +253,10 @@ class LocalRunner:
                     self.ledger.transition, run_id, [State.RUNNING],
                     state=State.UP_FOR_RETRY, exit_code=rc, error=error,
                 )  # fmt: skip
+                if updated is None:  # settled by someone else (a stop) meanwhile
+                    self._notify(batch, await asyncio.to_thread(self.ledger.get_run, run_id))
+                    return
                 self._notify(batch, updated)
-                if updated is None:
-                    return  # settled by someone else (a stop) meanwhile
                 continue
             await self._finish(run_id, batch, state=State.FAILED, exit_code=rc, error=error)
             if batch.options.abort_on_error and batch.failed_run is None:
@@ -267,7 +269,8 @@ class LocalRunner:
         env["OPSCONSOLE_RUN_ID"] = str(run_id)
         env["OPSCONSOLE_RESULT_DIR"] = str(result_dir)
         (result_dir / EXIT_CODE_FILE).unlink(missing_ok=True)
-        with open(log_path, "ab", buffering=0) as log_file:
+        # The child gets its own copy of the descriptor; ours is closed as soon as it started.
+        with open(log_path, "wb", buffering=0) as log_file:
             try:
                 proc = await asyncio.create_subprocess_exec(
                     "sh", "-c", WRAPPER, "opsconsole-run", *record.command,
@@ -288,6 +291,7 @@ class LocalRunner:
         """The run may not (re)start: say why, unless someone else already settled it."""
         record = await asyncio.to_thread(self.ledger.get_run, run_id)
         if record is None or record.state.final:
+            self._notify(batch, record)  # settled elsewhere (a stop): the UI still wants to know
             return
         latch = await asyncio.to_thread(self.ledger.halt_latch)
         if batch.failed_run is not None:
@@ -319,6 +323,8 @@ class LocalRunner:
             self.ledger.transition, run_id, [State.QUEUED, State.RUNNING, State.UP_FOR_RETRY],
             state=state, ended_at=utcnow(), **fields,
         )  # fmt: skip
+        if updated is None:  # already settled by someone else (stop_local_runs): report that
+            updated = await asyncio.to_thread(self.ledger.get_run, run_id)
         self._notify(batch, updated)
 
     @staticmethod
@@ -368,6 +374,9 @@ async def stop_local_runs(
     are reported as survivors (and the report is not ok)."""
     report = StopReport()
     wanted = None if run_ids is None else set(run_ids)
+    # Rows an opsconsole that died left behind: settle those that can't be stopped (never
+    # started, already ended); the ones whose process still runs stay running and are stopped.
+    await asyncio.to_thread(ledger.reconcile)
     runs = [r for r in await asyncio.to_thread(ledger.active_runs, LOCAL_TARGET) if wanted is None or r.id in wanted]
     if not runs:
         return report

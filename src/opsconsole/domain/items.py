@@ -14,6 +14,7 @@ class Column:
     key: str
     label: str
     width: int | None = None
+    optional: bool = False  # dropped first when the terminal is narrow
 
 
 @dataclass

@@ -188,6 +188,9 @@ class LogDocument:
                 self._notify()
             elif check.change is Change.GREW:
                 self._grow(check.size)
+            elif self._fingerprint and self._read_fingerprint(self.index.indexed_bytes) != self._fingerprint:
+                # Rewritten in place to the same size (copytruncate + writes between polls).
+                self._reset("truncated", reopen=False)
 
     def _grow(self, size: int) -> None:
         index = self.index

@@ -6,6 +6,10 @@ HALTED latch and an audit row "fired" → dispatch every step concurrently, each
 deadline, with audit rows before and after it → audit "done" → release the lock. A step that
 raises ends ``failed``, one that passes its deadline ends ``unknown`` (it is cancelled); neither
 holds up or stops the others.
+
+A step's action must be a real coroutine: blocking calls (boto3, subprocess waits) belong in
+``asyncio.to_thread``, or its deadline can't be enforced and it would hold up the event loop.
+On a deadline the coroutine is cancelled, but a thread it started runs on in the background.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class KillStep:
     action: Callable[[], Awaitable[str | None]]
     deadline: float = 30.0
     enabled: bool = True
+    retries: int = 0  # a step that raises is tried again (within the same deadline)
+    retry_delay: float = 0.5
 
 
 @dataclass
@@ -73,10 +79,15 @@ class KillReport:
 
 
 class KillSwitch:
-    def __init__(self, ledger: Ledger, steps: list[KillStep], lock_path: Path) -> None:
+    def __init__(
+        self, ledger: Ledger, steps: list[KillStep], lock_path: Path, *, lock_timeout: float | None = None
+    ) -> None:
         self.ledger = ledger
         self.steps = list(steps)
         self.lock_path = Path(lock_path)
+        # How long a fire waits for another one still holding the lock before it fires anyway;
+        # None: the longest step deadline (with its retries) plus 30 s.
+        self.lock_timeout = lock_timeout
 
     def plan(self) -> list[KillStep]:
         """The steps a fire would run, in display order."""
@@ -111,24 +122,53 @@ class KillSwitch:
                 log.exception("kill-switch audit %s failed", event)
                 report.errors.append(f"audit {event}: {exc!r}")
 
+        async def attempts(step: KillStep) -> str | None:
+            for attempt in range(1, max(0, step.retries) + 2):
+                try:
+                    return await step.action()
+                except Exception as exc:
+                    if attempt > step.retries:
+                        raise
+                    await audit("step_retry", step=step.name, outcome=FAILED, detail=_describe(exc))
+                    await asyncio.sleep(step.retry_delay)
+            return None  # unreachable
+
         async def run_step(step: KillStep, result: StepResult) -> None:
             result.outcome, result.started = RUNNING, time.monotonic()
             update(result)
             await audit("step_start", step=step.name, detail=step.description)
             try:
-                detail = await asyncio.wait_for(step.action(), timeout=step.deadline)
+                detail = await asyncio.wait_for(attempts(step), timeout=step.deadline)
                 result.outcome, result.detail = OK, detail or ""
-            except asyncio.TimeoutError:
+            except TimeoutError as exc:
                 result.outcome = UNKNOWN
-                result.detail = f"no answer within its {step.deadline:g}s deadline (cancelled); state unknown"
+                if time.monotonic() - result.started >= step.deadline:
+                    result.detail = f"no answer within its {step.deadline:g}s deadline (cancelled); state unknown"
+                else:  # the action's own timeout: we don't know what happened either
+                    result.detail = _describe(exc)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the fire itself is being cancelled
+                result.outcome, result.detail = FAILED, "the action was cancelled"
             except Exception as exc:
-                result.outcome, result.detail = FAILED, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                result.outcome, result.detail = FAILED, _describe(exc)
             result.ended = time.monotonic()
             await audit("step_end", step=step.name, outcome=result.outcome, detail=result.detail, elapsed=result.elapsed)
             update(result)
 
         lock = FileLock(self.lock_path)
-        await lock.acquire()
+        lock_timeout = self.lock_timeout
+        if lock_timeout is None:  # a fire ends within its longest deadline (plus the audit)
+            lock_timeout = max((s.deadline * (1 + max(0, s.retries)) for s in self.steps), default=0) + 30.0
+        lock_note = ""
+        try:
+            await asyncio.wait_for(lock.acquire(), timeout=lock_timeout)
+        except TimeoutError:
+            # The holder is hung (stopped, stuck in a syscall): stopping things matters more
+            # than not overlapping with it.
+            lock_note = f"; lock {self.lock_path} still held after {lock_timeout:g}s, fired anyway"
+            log.error("kill-switch %s", lock_note[2:])
         try:
             try:
                 await asyncio.to_thread(self.ledger.set_halt, f"kill-switch fired by {by} ({kill_id})", by)
@@ -136,7 +176,8 @@ class KillSwitch:
                 log.exception("could not set the halt latch")
                 report.latch_set = False
                 report.errors.append(f"halt latch: {exc!r}")
-            await audit("fired", detail=f"by {by}; steps: {', '.join(s.name for s in self.steps) or 'none'}")
+            steps = ", ".join(s.name for s in self.steps) or "none"
+            await audit("fired", detail=f"by {by}; steps: {steps}{lock_note}")
 
             tasks = []
             for step, result in zip(self.steps, results):
@@ -156,9 +197,14 @@ class KillSwitch:
         return report
 
     def release(self, by: str) -> None:
-        """Clear the halt latch (launches are allowed again), with an audit row."""
+        """Clear the halt latch (launches are allowed again), with an audit row. Synchronous:
+        call it through ``asyncio.to_thread`` from the event loop."""
         self.ledger.release_halt(by)
         self.ledger.audit(f"release-{uuid.uuid4().hex[:8]}", "released", detail=f"by {by}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def local_kill_step(ledger: Ledger, grace: float = 5.0, deadline: float = 30.0) -> KillStep:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
+import threading
 from pathlib import Path
 
 
@@ -29,15 +30,30 @@ class FileLock:
             raise RuntimeError(f"{self.path} is already held by this FileLock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        waiter = asyncio.ensure_future(asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX))
+        # If we stop waiting (cancelled, timed out), the thread can't be interrupted: whichever
+        # of it and us comes second closes the fd, which drops the lock -- loop or no loop.
+        mutex = threading.Lock()
+        state = {"abandoned": False, "acquired": False}
+
+        def wait_for_lock() -> None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            with mutex:
+                if state["abandoned"]:
+                    os.close(fd)
+                else:
+                    state["acquired"] = True
+
         try:
-            await asyncio.shield(waiter)
-        except asyncio.CancelledError:
-            # The thread can't be interrupted: close the fd (dropping the lock) once it returns.
-            waiter.add_done_callback(lambda _: os.close(fd))
-            raise
+            await asyncio.to_thread(wait_for_lock)
         except BaseException:
-            os.close(fd)
+            with mutex:
+                state["abandoned"] = True
+                if state["acquired"]:
+                    os.close(fd)
             raise
         self._fd = fd
         try:

@@ -34,12 +34,12 @@ class LocalRunsSource:
         Column("id", "ID", 6),
         Column("state", "STATE", 12),
         Column("preset", "PRESET", 18),
-        Column("kind", "KIND", 14),
+        Column("kind", "KIND", 14, optional=True),
         Column("attempt", "TRY", 3),
         Column("exit", "EXIT", 4),
         Column("age", "AGE", 7),
         Column("duration", "DURATION", 8),
-        Column("pid", "PID", 7),
+        Column("pid", "PID", 7, optional=True),
     )
     interval = 1.0
 
@@ -47,8 +47,14 @@ class LocalRunsSource:
         self._context = context
         self._limit = limit
 
+    def _runs(self):
+        ledger = self._context.ledger
+        # settle runs whose owner died (another opsconsole that crashed, or quit mid-run)
+        ledger.reconcile()
+        return ledger.list_runs(self._limit)
+
     async def fetch(self) -> list[Item]:
-        runs = await asyncio.to_thread(self._context.ledger.list_runs, self._limit)
+        runs = await asyncio.to_thread(self._runs)
         return [
             Item(
                 key=str(run.id),
@@ -102,12 +108,12 @@ class LedgerRunsSource(LocalRunsSource):
         Column("id", "ID", 6),
         Column("state", "STATE", 12),
         Column("preset", "PRESET", 18),
-        Column("target", "TARGET", 8),
+        Column("target", "TARGET", 8, optional=True),
         Column("started", "STARTED (UTC)", 19),
         Column("duration", "DURATION", 8),
         Column("exit", "EXIT", 4),
-        Column("attempt", "TRY", 3),
-        Column("age", "AGE", 7),
+        Column("attempt", "TRY", 3, optional=True),
+        Column("age", "AGE", 7, optional=True),
         Column("params", "PARAMETERS", None),
     )
     interval = 2.0

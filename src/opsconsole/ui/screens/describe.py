@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -25,4 +24,6 @@ class DescribeScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = self._title
+            from rich.syntax import Syntax
+
             yield Static(Syntax(self._body, "json", theme="ansi_dark", word_wrap=True))

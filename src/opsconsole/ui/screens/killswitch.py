@@ -27,7 +27,7 @@ class KillSwitchModal(ModalScreen[bool]):
     KillSwitchModal > Vertical { width: 90%; max-width: 110; height: auto; max-height: 90%;
                                  border: heavy $error; background: $surface; padding: 0 1; }
     KillSwitchModal .ks-title { text-style: bold; color: $error; padding: 0 0 1 0; }
-    KillSwitchModal DataTable { height: auto; max-height: 12; }
+    KillSwitchModal #plan { height: auto; }
     KillSwitchModal .ks-help { color: $text-muted; padding: 1 0 0 0; }
     KillSwitchModal Horizontal { height: auto; align-horizontal: right; }
     KillSwitchModal Button { margin: 0 1; }
@@ -44,13 +44,15 @@ class KillSwitchModal(ModalScreen[bool]):
             yield Static(Text(f"KILL-SWITCH ARMED — profile {self.profile} [{self.environment}]"), classes="ks-title")
             yield Static("Firing sets the HALTED latch (no launches until released), then runs every step "
                          "below at once, each with its own deadline.")
-            table: DataTable = DataTable(cursor_type="none", show_cursor=False)
-            table.add_columns("STEP", "KIND", "DEADLINE", "WHAT IT DOES")
-            for step in self.plan:
-                desc = step.description if step.enabled else f"(disabled) {step.description}"
-                table.add_row(Text(step.name, style="bold" if step.enabled else "dim"), step.kind,
-                              f"{step.deadline:g}s", desc)
-            yield table
+            plan = Text("\n")
+            for n, step in enumerate(self.plan, start=1):
+                style = "bold" if step.enabled else "dim strike"
+                plan.append(f"{n}. {step.name}", style=style)
+                plan.append(f"  [{step.kind}, deadline {step.deadline:g}s]", style="dim")
+                if not step.enabled:
+                    plan.append("  disabled in this profile", style="yellow")
+                plan.append(f"\n   {step.description}\n")
+            yield Static(plan, id="plan")
             yield Static("ctrl+k again or enter: FIRE    esc: cancel", classes="ks-help")
             with Horizontal():
                 yield Button("Cancel", id="cancel", variant="default")

@@ -24,7 +24,7 @@ class StatusScreen(OpsScreen):
     StatusScreen #panes { height: 1fr; layout: vertical; }
     StatusScreen.wide #panes { layout: grid; grid-size: 2; grid-gutter: 0 1; }
     StatusScreen #tail { height: 8; border: round $panel; }
-    StatusScreen.wide #tail { height: 16; }
+    StatusScreen.tall #tail { height: 45%; }
     StatusScreen #tail > .tail-title { height: 1; color: $text-muted; padding: 0 1; }
     StatusScreen.short #tail { height: 6; }
     StatusScreen.maximised #tail { display: none; }
@@ -61,6 +61,7 @@ class StatusScreen(OpsScreen):
     def _layout_for(self, width: int, height: int) -> None:
         self.set_class(width >= WIDE and len(self.panes) > 1, "wide")
         self.set_class(height < 30, "short")
+        self.set_class(height >= 40, "tall")
 
     def on_screen_suspend(self) -> None:
         for pane in self.panes:

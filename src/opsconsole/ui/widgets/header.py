@@ -50,8 +50,12 @@ class OpsHeader(Widget):
             text.append(" ")
             text.append(" HALTED ", style="bold white on red blink")
         width = self.size.width or 80
-        pad = width - text.cell_len - len(self.now) - 1
+        hint = " ^k KILL " if width >= 100 else ""
+        pad = width - text.cell_len - len(self.now) - len(hint) - 2
         if pad > 0:
             text.append(" " * pad)
+            if hint:
+                text.append(hint, style="bold red")
+                text.append(" ")
             text.append(self.now, style="dim")
         return text

@@ -67,16 +67,35 @@ class SourcePane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
         yield Input(placeholder="filter…  (enter: keep, esc: clear)")
-        table: DataTable = DataTable(cursor_type="row", zebra_stripes=False)
-        for col in self.source.columns:
-            table.add_column(col.label, key=col.key, width=col.width)
-        yield table
+        yield DataTable(cursor_type="row", zebra_stripes=False)
 
     @property
     def table(self) -> DataTable:
         return self.query_one(DataTable)
 
+    def _columns_for(self, width: int) -> tuple:
+        """All columns if they fit, else without the optional ones (80x24 must stay usable)."""
+        cols = self.source.columns
+        needed = sum((c.width or 12) + 2 for c in cols) + 2
+        return cols if width >= needed else tuple(c for c in cols if not c.optional)
+
+    def _set_columns(self, width: int) -> None:
+        cols = self._columns_for(width)
+        if [c.key for c in cols] == getattr(self, "_column_keys", None):
+            return
+        self._column_keys = [c.key for c in cols]
+        table = self.table
+        table.clear(columns=True)
+        for col in cols:
+            table.add_column(col.label, key=col.key, width=col.width)
+        self._shown = []
+        self._render_rows()
+
+    def on_resize(self, event) -> None:
+        self._set_columns(event.size.width)
+
     def on_mount(self) -> None:
+        self._set_columns(self.size.width or self.app.size.width)
         self.run_worker(self.poller.run(), name=f"poll-{self.source.key}", group="pollers")
         self.set_interval(1.0, self._tick)
 
@@ -147,7 +166,7 @@ class SourcePane(Vertical):
     def _render_rows(self) -> None:
         table = self.table
         shown = self._visible()
-        keys = [c.key for c in self.source.columns]
+        keys = self._column_keys
         old_keys = [it.key for it in self._shown]
         if old_keys == [it.key for it in shown]:
             for old, new in zip(self._shown, shown):
@@ -176,7 +195,8 @@ class SourcePane(Vertical):
         for it in self._shown:
             if it.state.active or it.ended_at is None:
                 for key in LIVE:
-                    table.update_cell(it.key, key, self._cell(it, key))
+                    if key in self._column_keys:
+                        table.update_cell(it.key, key, self._cell(it, key))
 
     @property
     def selected(self) -> Item | None:
@@ -230,7 +250,7 @@ class SourcePane(Vertical):
         self.table.focus()
 
     def action_cycle_sort(self) -> None:
-        keys = [c.key for c in self.source.columns]
+        keys = self._column_keys
         if self.sort_column is None:
             self.sort_column = keys[0]
         else:
