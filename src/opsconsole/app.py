@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from pathlib import Path
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
@@ -135,6 +135,30 @@ class OpsConsole(App):
             self.bell()
             return False
         return True
+
+    def perform(self, action: str, title: str, body: str, run: Callable[[], Awaitable[str | None]],
+                confirm_label: str = "Confirm", confirm: bool = True) -> None:
+        """The one path for an action that changes the outside world (clear, mark failed, pause,
+        stop...): read-only refusal, then a confirmation with Cancel as the default, then the
+        action in a worker, its outcome shown. Widgets call this; they never call a backend."""
+        if not self.guarded(action):
+            return
+
+        async def _do() -> None:
+            if confirm and not await self.push_screen_wait(ConfirmScreen(title, body, confirm_label)):
+                self.notify(f"{title.rstrip('?')}: cancelled", markup=False)
+                return
+            try:
+                detail = await run()
+            except Exception as exc:  # noqa: BLE001 - any backend error is shown, never a crash
+                self.notify(f"{type(exc).__name__}: {exc}", title=f"{action} failed", severity="error",
+                            timeout=10, markup=False)
+                return
+            self.notify(detail or "done", title=action.replace("_", " "), markup=False)
+            for pane in self.screen.query("SourcePane"):
+                pane.refresh_now()
+
+        self.run_worker(_do(), group=f"action-{action}")
 
     def launch_specs(self, specs: list[RunSpec], label: str) -> None:
         """Launch runs through the local runner, after the read-only, latch and prod checks."""

@@ -24,6 +24,11 @@ class PaneSource(Protocol):
         """The current items (raises on a backend error: the pane turns stale and retries)."""
         ...
 
+    # Optional, duck-typed (a pane checks with getattr):
+    #   def drill(self, item) -> PaneSource | None      enter: the child source (DAG → its runs)
+    #   async def open_log(self, item) -> str           l: a local path (a spool that may keep growing)
+    #   async def describe(self, item) -> dict          d: the full object, fetched on demand
+
 
 class LocalRunsSource:
     """Local runs of this profile, from the ledger (the local runner keeps it current)."""

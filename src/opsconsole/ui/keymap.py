@@ -40,7 +40,7 @@ KEYS: tuple[Key, ...] = (
     Key("pane.reverse", "O", "reverse_sort", "Reverse", "pane", show=False),
     Key("pane.open_log", "enter,l", "open_log", "Log", "pane"),
     Key("pane.describe", "d", "describe", "Describe", "pane"),
-    Key("pane.clear_filter", "escape", "clear_filter", "Clear filter", "pane", show=False),
+    Key("pane.back", "escape", "back", "Back / clear filter", "pane", show=False),
     # logs screen
     Key("logs.close_tab", "x", "close_tab", "Close tab", "logs"),
     Key("logs.next_tab", "right_square_bracket", "next_tab", "Next tab", "logs"),

@@ -54,6 +54,7 @@ class SourcePane(Vertical):
     def __init__(self, source: PaneSource, number: int, clock: Callable[[], datetime]) -> None:
         super().__init__(id=f"pane-{source.key}")
         self.source = source
+        self.stack: list[PaneSource] = []  # drill-down parents (DAGs › runs › task instances)
         self.number = number
         self._clock = clock
         self.items: list[Item] = []
@@ -62,7 +63,7 @@ class SourcePane(Vertical):
         self.sort_column: str | None = None
         self.sort_reverse = False
         self.status = PollStatus()
-        self.poller = Poller(source.fetch, self._on_result, self._on_error, interval=source.interval)
+        self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
@@ -100,7 +101,14 @@ class SourcePane(Vertical):
         self.set_interval(1.0, self._tick)
 
     # --- data in --------------------------------------------------------------------------
-    def _on_result(self, items: list[Item], status: PollStatus) -> None:
+    async def _fetch(self) -> tuple[PaneSource, list[Item]]:
+        source = self.source
+        return source, await source.fetch()
+
+    def _on_result(self, result: tuple[PaneSource, list[Item]], status: PollStatus) -> None:
+        source, items = result
+        if source is not self.source:  # answered after a drill-down or back: not ours any more
+            return
         self.items = items
         self.status = status
         self._render_rows()
@@ -112,6 +120,8 @@ class SourcePane(Vertical):
     def _title(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{self.number} ", style="bold reverse")
+        for parent in self.stack:
+            text.append(f" {parent.title} ›", style="dim")
         text.append(f" {self.source.title} ", style="bold")
         count = f"[{len(self._shown)}/{len(self.items)}]" if self.filter_text else f"[{len(self.items)}]"
         text.append(count, style="dim")
@@ -211,7 +221,36 @@ class SourcePane(Vertical):
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.action_open_log()
+        item = self.selected
+        drill = getattr(self.source, "drill", None)
+        child = drill(item) if drill is not None and item is not None else None
+        if child is not None:
+            self.switch_source(child, push=True)
+        else:
+            self.action_open_log()
+
+    def switch_source(self, source: PaneSource, push: bool) -> None:
+        """Drill down into `source` (push) or replace the current one (back)."""
+        if push:
+            self.stack.append(self.source)
+        self.source = source
+        self.items, self._shown = [], []
+        self.filter_text = ""
+        self.query_one(Input).value = ""
+        self.remove_class("filtering")
+        self.sort_column, self.sort_reverse = None, False
+        self._column_keys = None
+        self._set_columns(self.size.width or self.app.size.width)
+        self.poller.interval = source.interval
+        self.poller.status = self.status = PollStatus()
+        self.poller.poke()
+        self.table.focus()
+
+    def action_back(self) -> None:
+        if self.filter_text or self.has_class("filtering"):
+            self.action_clear_filter()
+        elif self.stack:
+            self.switch_source(self.stack.pop(), push=False)
 
     @on(DataTable.HeaderSelected)
     def _header(self, event: DataTable.HeaderSelected) -> None:
@@ -269,15 +308,46 @@ class SourcePane(Vertical):
         item = self.selected
         if item is None:
             return
-        if not item.log_path:
+        if item.log_path:
+            self.post_message(self.OpenLog(item))
+            return
+        open_log = getattr(self.source, "open_log", None)
+        if open_log is None:
             self.notify(f"{self.source.title} {item.key}: no log yet", severity="warning")
             return
-        self.post_message(self.OpenLog(item))
+        self.run_worker(self._open_remote_log(open_log, item), group="open-log", exclusive=True)
+
+    async def _open_remote_log(self, open_log, item: Item) -> None:
+        """Sources whose logs live elsewhere spool them to a local file first (which may keep
+        growing while the source follows it); the viewer opens the spool at once."""
+        self.notify(f"{item.key}: fetching log…", timeout=3, markup=False)
+        try:
+            path = await open_log(item)
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            self.notify(f"{item.key}: cannot open log: {exc}", severity="error", markup=False)
+            return
+        if path:
+            item.log_path = str(path)
+            self.post_message(self.OpenLog(item))
 
     def action_describe(self) -> None:
         item = self.selected
-        if item is not None:
+        if item is None:
+            return
+        describe = getattr(self.source, "describe", None)
+        if describe is None:
             self.post_message(self.Describe(item))
+            return
+
+        async def _full() -> None:
+            try:
+                item.detail = await describe(item)
+            except Exception as exc:  # noqa: BLE001
+                self.notify(f"{item.key}: {exc}", severity="error", markup=False)
+                return
+            self.post_message(self.Describe(item))
+
+        self.run_worker(_full(), group="describe", exclusive=True)
 
     def pause(self) -> None:
         self.poller.pause()
