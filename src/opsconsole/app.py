@@ -71,6 +71,8 @@ class OpsConsole(App):
             self.notify(error, title="theme", severity="warning", markup=False)
         self.halted = self.context.ledger.halt_latch() is not None
         self.switch_mode("status")
+        # another process (`opsconsole kill`, a colleague's console) may set or release the latch
+        self.set_interval(2.0, self.refresh_halt)
 
     def refresh_halt(self) -> None:
         """Re-read the latch (after a kill or a release) and show it in the header."""

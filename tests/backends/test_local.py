@@ -23,7 +23,8 @@ if str(SRC) not in sys.path:
 from opsconsole.backends.local import LaunchRefused, LocalRunner, stop_local_runs  # noqa: E402
 from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec  # noqa: E402
 from opsconsole.domain.states import State  # noqa: E402
-from opsconsole.services.ledger import Ledger, process_group_alive  # noqa: E402
+from opsconsole.services.ledger import Ledger  # noqa: E402
+from opsconsole.services.procs import process_group_alive  # noqa: E402
 
 PY = sys.executable
 

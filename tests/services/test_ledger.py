@@ -24,9 +24,8 @@ from opsconsole.services.ledger import (
     ORPHANED_ERROR,
     Ledger,
     LedgerError,
-    process_alive,
-    process_group_alive,
 )
+from opsconsole.services.procs import process_alive, process_group_alive, process_start_time
 
 
 def spec(n: int = 0, **kw) -> RunSpec:
@@ -323,7 +322,7 @@ def test_reconcile_leaves_runs_of_a_live_owner_alone(ledger: Ledger) -> None:
 
 def test_process_identity_helpers() -> None:
     me = os.getpid()
-    start = ledger_mod.process_start_time(me)
+    start = process_start_time(me)
     assert process_alive(me, start)
     if start is not None:
         assert not process_alive(me, str(int(start) + 1))  # same pid, another process

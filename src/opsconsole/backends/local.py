@@ -20,14 +20,8 @@ from pathlib import Path
 
 from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State
-from opsconsole.services.ledger import (
-    EXIT_CODE_FILE,
-    LOCAL_TARGET,
-    Ledger,
-    process_alive,
-    process_group_alive,
-    process_start_time,
-)
+from opsconsole.services.ledger import EXIT_CODE_FILE, LOCAL_TARGET, Ledger
+from opsconsole.services.procs import process_alive, process_group_alive, process_start_time
 
 log = logging.getLogger(__name__)
 

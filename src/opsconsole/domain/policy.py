@@ -9,7 +9,8 @@ from opsconsole.domain.models import HaltLatch
 LAUNCH = "launch"
 KILLSWITCH = "killswitch"
 RELEASE = "release"
-DESTRUCTIVE = {LAUNCH, KILLSWITCH, RELEASE, "clear", "mark_failed", "pause", "unpause", "stop", "delete"}
+DESTRUCTIVE = {LAUNCH, KILLSWITCH, RELEASE, "trigger", "clear", "mark_failed", "set_state", "pause", "unpause",
+               "stop", "delete"}
 
 
 def refusal(action: str, *, profile: str, readonly: bool, halt: HaltLatch | None = None) -> str | None:
