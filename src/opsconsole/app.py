@@ -162,32 +162,49 @@ class OpsConsole(App):
 
         self.run_worker(_do(), group=f"action-{action}")
 
-    def launch_specs(self, specs: list[RunSpec], label: str) -> None:
-        """Launch runs through the local runner, after the read-only, latch and prod checks."""
+    def launch_plan(self, plan) -> None:
+        """Launch a plan (one run or a sweep) after the read-only, latch and production checks."""
         if not self.guarded(policy.LAUNCH):
             return
         profile = self.context.profile
+        count = len(plan.specs)
+        label = f"{plan.preset.name}: {count} run{'s' if count != 1 else ''} → {plan.target_label}"
 
         async def _launch() -> None:
             if profile.production:
                 ok = await self.push_screen_wait(ConfirmScreen(
                     f"Launch on {profile.environment}?",
-                    f"{label}: {len(specs)} run(s) on profile {profile.name} [{profile.environment}].",
+                    f"{label}\non profile {profile.name} [{profile.environment}].",
                     confirm_label=f"Launch on {profile.environment}"))
                 if not ok:
+                    self.notify("launch cancelled")
                     return
+            from opsconsole.services.launcher import launch
+
             try:
-                records = await self.context.runner.launch(specs, self.context.batch_options)
+                records = await launch(self.context, plan)
             except Exception as exc:  # noqa: BLE001 - a refused launch is shown, never a crash
                 self.notify(str(exc), title="launch refused", severity="error", timeout=8, markup=False)
                 return
             ids = ", ".join(str(r.id) for r in records)
-            self.notify(f"{label}: launched run {ids}", title="launch")
+            self.notify(f"{label}: run {ids}", title="launched", markup=False)
             await self.switch_mode("status")
             for pane in self.screen.query("SourcePane"):
                 pane.refresh_now()
 
         self.run_worker(_launch(), group="launch")
+
+    def clone_run(self, preset: str | None, parameters: dict) -> None:
+        """Open the Launch form on `preset` with a run's parameters."""
+        if not preset:
+            self.notify("this run has no preset to clone into", severity="warning")
+            return
+
+        async def _clone() -> None:
+            await self.switch_mode("launch")
+            self.screen.load_values(preset, parameters)
+
+        self.run_worker(_clone(), group="clone")
 
     def release_latch(self) -> None:
         if not self.guarded(policy.RELEASE):

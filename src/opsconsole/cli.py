@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("release", help="release the HALTED latch set by the kill-switch").add_argument(
         "--yes", action="store_true", help="do not ask for confirmation")
 
+    launch = sub.add_parser("launch", help="launch a preset (a run or a sweep) without the UI")
+    launch.add_argument("preset", help="preset name (see the Launch screen) or path")
+    launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter (repeatable); a list is space separated")
+    launch.add_argument("--dry-run", action="store_true", help="print what would be sent; launch nothing")
+    launch.add_argument("--no-wait", action="store_true", help="local runs: return once started")
+
     tail = sub.add_parser("tail", help="open the log viewer on files")
     tail.add_argument("paths", nargs="+")
     return parser
@@ -66,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_kill(context, args))
         if args.command == "release":
             return _release(context, args)
+        if args.command == "launch":
+            return asyncio.run(_launch(context, args))
         from opsconsole.app import OpsConsole
 
         context.ledger.reconcile()
@@ -78,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 def _config_check(args) -> int:
     from opsconsole.config import paths
     from opsconsole.config.settings import ConfigError
-    from opsconsole.domain.presets import discover_presets
+    from opsconsole.services.catalog import load_catalog
 
     problems: list[str] = []
     path = args.config or paths.default_config_path()
@@ -87,8 +96,7 @@ def _config_check(args) -> int:
     except ConfigError as exc:
         problems += [str(p) for p in exc.problems]
         config = None
-    _, preset_errors = discover_presets(paths.search_dirs("presets"))
-    problems += preset_errors
+    problems += [str(p) for p in load_catalog(paths.search_dirs("presets")).problems]
     if problems:
         for problem in problems:
             print(problem)
@@ -171,3 +179,76 @@ def _release(context, args) -> int:
     context.killswitch().release(f"{getpass.getuser()}@opsconsole-cli")
     print("released: launches are allowed again")
     return 0
+
+
+async def _launch(context, args) -> int:
+    from pathlib import Path
+
+    from opsconsole.config.presets import PresetError, parse_preset
+    from opsconsole.domain import policy
+    from opsconsole.domain.sweeps import describe_point
+    from opsconsole.services.catalog import load_catalog
+    from opsconsole.services.launcher import launch, plan_launch
+
+    catalog = load_catalog(context.preset_dirs())
+    try:
+        if Path(args.preset).is_file():
+            preset = parse_preset(Path(args.preset).read_text(encoding="utf-8"), Path(args.preset), catalog.kinds)
+        else:
+            preset = catalog.preset(args.preset)
+    except PresetError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return 1
+    kind = catalog.kinds[preset.kind]
+    values = dict(preset.values)
+    for item in args.set:
+        key, sep, text = item.partition("=")
+        if not sep:
+            print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 1
+        try:
+            values[key] = kind.param(key).parse_text(text)
+        except KeyError:
+            print(f"--set {key}: unknown parameter of kind {kind.name!r}", file=sys.stderr)
+            return 1
+        except ValueError as exc:
+            print(f"--set {key}: {exc}", file=sys.stderr)
+            return 1
+    plan = plan_launch(preset, kind, values)
+    if plan.errors:
+        for key, reason in plan.errors.items():
+            print(f"{key}: {reason}", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"# {len(plan.specs)} run(s) → {plan.target_label}")
+        for spec in plan.specs:
+            if spec.sweep_point:
+                print(f"# {describe_point(spec.sweep_point)}")
+            print(spec.shell)
+            if preset.target == "airflow":
+                print(json.dumps(spec.conf, sort_keys=False))
+        return 0
+    profile = context.profile
+    reason = policy.refusal(policy.LAUNCH, profile=profile.name, readonly=profile.readonly,
+                            halt=context.ledger.halt_latch())
+    if reason:
+        print(f"refused: {reason}", file=sys.stderr)
+        return 2
+    try:
+        records = await launch(context, plan)
+    except Exception as exc:  # noqa: BLE001 - reported, exit non-zero
+        print(f"launch refused: {exc}", file=sys.stderr)
+        return 2
+    for record in records:
+        print(record.id if record.external_id is None else f"{record.id} {record.external_id}", flush=True)
+    if preset.target != "local" or args.no_wait:
+        return 0
+    await context.runner.wait([r.id for r in records])
+    final = [context.ledger.get_run(r.id) for r in records]
+    for run in final:
+        print(f"run {run.id}: {run.state.value}" + (f" (exit {run.exit_code})" if run.exit_code is not None else ""),
+              file=sys.stderr)
+    return 0 if all(r.state.value in ("success", "skipped") for r in final) else 1

@@ -132,3 +132,18 @@ def test_result_arrays_are_compact(indexed):
     assert search.wait(120)
     assert search.lines().dtype == np.int64 and search.lines().nbytes == 8 * search.count
     wait_for(lambda: search.done)
+
+
+@pytest.mark.parametrize("use_rg", SCANNERS)
+def test_case_folding_does_not_confuse_punctuation(tmp_path, use_rg):
+    """The Python scanner folds case by OR-ing 0x20, which also maps '@' to '`' and '_' to DEL."""
+    path = tmp_path / "p.log"
+    lines = [b"x A@B y", b"x a`b y", b"x a_b", b"x A\x7fB", b"x a@b", b"nothing"]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    source = LocalFileSource(path)
+    index = LineIndex(source, block_size=16)
+    index.extend(source.size())
+    for pattern, want in [("a@b", [0, 4]), ("A_B", [2])]:
+        search = Search(index, Query(pattern), use_rg=use_rg).start(index.indexed_bytes)
+        assert search.wait(30)
+        assert search.lines().tolist() == want

@@ -23,11 +23,11 @@ def _runs(app):
 
 async def _launch_first_preset(pilot, app, name="fast-sample"):
     await pilot.press("n")
-    await wait_for(pilot, lambda: app.current_mode == "launch" and app.screen.presets)
+    await wait_for(pilot, lambda: app.current_mode == "launch" and app.screen.catalog.presets)
     screen = app.screen
-    idx = [p.name for p in screen.presets].index(name)
+    idx = [p.name for p in screen.catalog.presets].index(name)
     screen.query_one("#presets").highlighted = idx
-    await pilot.pause()
+    await wait_for(pilot, lambda: screen.preset is not None and screen.preset.name == name and screen.plan is not None)
     await pilot.press("ctrl+l")
 
 

@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from opsconsole.config import paths
 from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Str, Table
 from opsconsole.config.toml_lines import LineMap
+from opsconsole.domain.problems import Problem, key_name
 
 LOCAL = "local"
 PRODUCTION_LABELS = {"PROD", "PRODUCTION", "LIVE"}
@@ -94,19 +95,6 @@ _ROOT = Table({
     "profiles": MapOf(_PROFILE),
     "keys": MapOf(Str()),
 })
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a config or preset file."""
-
-    file: str
-    line: int
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key} — {self.message}"
 
 
 class ConfigError(Exception):
@@ -195,13 +183,6 @@ def _profile(name: str, raw: dict[str, Any]) -> Profile:
     )
 
 
-def _key_name(path: Iterable[object]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
 def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None = None) -> Config:
     """Parse and validate config text; raise ConfigError listing every problem."""
     try:
@@ -210,7 +191,7 @@ def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None
         line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
         raise ConfigError([Problem(source, line, "(syntax)", str(exc))]) from None
     lines = LineMap(text)
-    found = [Problem(source, lines.line(p), _key_name(p), msg) for p, msg in _ROOT.check(raw, ())]
+    found = [Problem(source, lines.line(p), key_name(p), msg) for p, msg in _ROOT.check(raw, ())]
     if known_binding_ids is not None:
         ids = set(known_binding_ids)
         for key in raw.get("keys", {}) if isinstance(raw.get("keys"), dict) else {}:

@@ -33,6 +33,8 @@ class RunSpec:
     target: str = "local"
     env: dict[str, str] = field(default_factory=dict)
     sweep_point: dict[str, Any] | None = None
+    conf: dict[str, Any] | None = None   # what an Airflow target sends as the DAG run's conf
+    shell: str | None = None             # the command line as shown to the operator
 
     @property
     def fingerprint(self) -> str:

@@ -64,6 +64,7 @@ _ALIASES: dict[str, State] = {
     "stopped": State.STOPPED,
     "deactivating": State.STOPPED,
     "stopping": State.STOPPED,
+    "shutdown": State.STOPPED,  # Airflow 2: a task told to stop
     "removed": State.SKIPPED,
     "skipped": State.SKIPPED,
 }

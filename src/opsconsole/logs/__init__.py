@@ -1,20 +1,29 @@
-"""The log engine: sources, line index, search and follow. No textual here (see pyproject's import contract)."""
+"""The log engine: sources, line index, search and follow. No textual here (see pyproject's import contract).
 
-from .follow import LogDocument
-from .index import LineIndex, TailWindow
-from .search import Query, Search
-from .source import Change, LocalFileSource, Source, SpoolSource, SpoolWriter, open_source
+Exports are resolved lazily so importing a light module (the tail window, a query) does not
+pay for numpy on the way to the first screen.
+"""
 
-__all__ = [
-    "Change",
-    "LineIndex",
-    "LocalFileSource",
-    "LogDocument",
-    "Query",
-    "Search",
-    "Source",
-    "SpoolSource",
-    "SpoolWriter",
-    "TailWindow",
-    "open_source",
-]
+from importlib import import_module
+
+_EXPORTS = {
+    "Change": "source",
+    "LocalFileSource": "source",
+    "Source": "source",
+    "SpoolSource": "source",
+    "SpoolWriter": "source",
+    "open_source": "source",
+    "TailWindow": "tail",
+    "LineIndex": "index",
+    "LogDocument": "follow",
+    "Query": "query",
+    "Search": "search",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(name)

@@ -14,9 +14,15 @@ import threading
 import time
 from typing import Callable
 
-from .index import TAIL_BYTES, LineIndex, LineMap, TailWindow
-from .search import Query, Search
+from typing import TYPE_CHECKING
+
+from .query import Query
 from .source import Change, Source, open_source
+from .tail import TAIL_BYTES, LineMap, TailWindow
+
+if TYPE_CHECKING:  # numpy-backed; imported in the thread once the tail is on screen
+    from .index import LineIndex
+    from .search import Search
 
 POLL_INTERVAL = 0.03
 _PROGRESS_EVERY = 0.1
@@ -26,7 +32,8 @@ _FINGERPRINT = 64
 class LogDocument:
     """Source + tail window + line index + follow loop + the active search.
 
-    `on_change` is called from the background thread when something changed and the
+    With `paint_first`, indexing waits (up to 0.5 s) for `tail_shown()` so the first screen
+    gets the CPU. `on_change` is called from the background thread when something changed and the
     previous call has been acknowledged with `take_changes()`: bursts coalesce into one
     call. All public attributes are safe to read from another thread.
     """
@@ -34,7 +41,7 @@ class LogDocument:
     def __init__(self, path: str | os.PathLike | None = None, *, source: Source | None = None,
                  on_change: Callable[[], None] | None = None,
                  poll_interval: float = POLL_INTERVAL, tail_bytes: int = TAIL_BYTES,
-                 use_rg: bool | None = None) -> None:
+                 use_rg: bool | None = None, paint_first: bool = False) -> None:
         self.path = path
         self._source = source
         self._on_change = on_change or (lambda: None)
@@ -51,6 +58,9 @@ class LogDocument:
         self.error: str | None = None
         self.search: Search | None = None
         self._stop = threading.Event()
+        self._tail_shown = threading.Event()
+        if not paint_first:  # no viewer waiting to paint: index straight away
+            self._tail_shown.set()
         self._lock = threading.Lock()
         self._pending = False
         self._new_lines = 0
@@ -92,6 +102,10 @@ class LogDocument:
             return 0.0
         return min(1.0, self.index.indexed_bytes / self.size)
 
+    def tail_shown(self) -> None:
+        """The viewer painted the tail window: indexing may start competing for the CPU."""
+        self._tail_shown.set()
+
     def take_changes(self) -> int:
         """Acknowledge the last notification; returns lines appended since the previous one."""
         with self._lock:
@@ -111,6 +125,8 @@ class LogDocument:
 
     def start_search(self, query: Query, on_update: Callable[[], None] | None = None) -> Search:
         """Cancel any running search and start `query` over the indexed part (re.error if bad)."""
+        from .search import Search
+
         self.cancel_search()
         index = self.index
         if index is None:
@@ -144,6 +160,11 @@ class LogDocument:
         self.size = source.size()
         self.tail = TailWindow(source, self.tail_bytes, self.size)
         self._notify()
+        # Paint before indexing: the first screen should not share the CPU (or the GIL) with
+        # the index or the numpy import (paint_first=True: the viewer calls tail_shown()).
+        self._tail_shown.wait(0.5)
+        from .index import LineIndex
+
         index = LineIndex(source)
         self.index = index
         index.extend(self.size, self._stop.is_set, self._progress)

@@ -14,31 +14,16 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
 from .levels import parse_timestamp
 from .source import Source
+from .tail import LineMap, TailWindow, read_line  # noqa: F401  (re-exported)
 
 BLOCK_SIZE = 1 << 20
-TAIL_BYTES = 256 * 1024
 _BLOCK_CACHE = 24
-
-
-class LineMap(Protocol):
-    """What the viewer needs: how many lines, and the byte span of each."""
-
-    @property
-    def line_count(self) -> int: ...
-
-    def line_span(self, line: int) -> tuple[int, int]:
-        """(start, end) byte offsets of `line`, end excluding the newline."""
-        ...
-
-    def line_at_offset(self, offset: int) -> int:
-        """The line containing byte `offset`."""
-        ...
 
 
 class LineIndex:
@@ -225,49 +210,3 @@ class LineIndex:
             line += 1
             scanned += 1
         return count - 1 if count else None
-
-
-class TailWindow:
-    """The last `nbytes` of a source split into lines: what is painted before any indexing.
-
-    The first, probably partial, line of the window is dropped unless the window starts at
-    byte 0. Line numbers here are relative to the window.
-    """
-
-    def __init__(self, source: Source, nbytes: int = TAIL_BYTES, size: int | None = None) -> None:
-        self.source = source
-        size = source.size() if size is None else size
-        start = max(0, size - nbytes)
-        data = source.read(start, size - start)
-        nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10).astype(np.int64) + start
-        if start > 0 and len(nl):
-            self.first_offset = int(nl[0]) + 1
-            nl = nl[1:]
-        else:
-            self.first_offset = start
-        self.end = start + len(data)
-        self._newlines = nl
-        starts = np.concatenate(([self.first_offset], nl + 1))
-        ends = np.concatenate((nl, [self.end]))
-        if len(starts) and starts[-1] >= self.end:  # file ends with a newline
-            starts, ends = starts[:-1], ends[:-1]
-        self._starts = starts
-        self._ends = ends
-
-    @property
-    def line_count(self) -> int:
-        return len(self._starts)
-
-    def line_span(self, line: int) -> tuple[int, int]:
-        return int(self._starts[line]), int(self._ends[line])
-
-    def line_at_offset(self, offset: int) -> int:
-        return max(0, int(np.searchsorted(self._starts, offset, side="right")) - 1)
-
-
-def read_line(source: Source, span: tuple[int, int], cap: int) -> tuple[bytes, int]:
-    """Bytes of a line, at most `cap` of them, and how many were cut off."""
-    start, end = span
-    length = end - start
-    data = source.read(start, min(length, cap))
-    return data, max(0, length - len(data))

@@ -15,29 +15,15 @@ import shutil
 import subprocess
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from .index import LineIndex
+from .query import Query
 
 _CHUNK = 4 << 20
 _NOTIFY_EVERY = 0.05
-
-
-@dataclass(frozen=True)
-class Query:
-    """A search as the operator typed it."""
-
-    pattern: str
-    regex: bool = False
-    case_sensitive: bool = False
-
-    def compile(self) -> re.Pattern[bytes]:
-        """The Python regex for this query (raises re.error for a bad pattern)."""
-        source = self.pattern.encode() if self.regex else re.escape(self.pattern.encode())
-        return re.compile(source, 0 if self.case_sensitive else re.IGNORECASE)
 
 
 def ripgrep_path() -> str | None:
@@ -208,40 +194,57 @@ class Search:
         self.scanned = self._end
 
     def _scan_python(self, start: int, end: int) -> None:
+        """Chunked scan: line-aligned 4 MB chunks read into one reused buffer."""
         source = self.index.source
-        pattern = self.pattern
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
         literal = None if self.query.regex else self.query.pattern.encode()
-        fold = not self.query.case_sensitive
-        if literal is not None and fold:
-            literal = literal.lower()
+        fold = literal is not None and not self.query.case_sensitive
+        if fold:
+            # Case-insensitive literal without lower()-ing every chunk: OR-ing 0x20 into every
+            # byte (numpy, ~4x faster) folds A-Z onto a-z and maps a few punctuation bytes
+            # together, so hits are candidates, confirmed below against the real bytes.
+            folded = bytearray(_CHUNK)
+            farr = np.frombuffer(folded, dtype=np.uint8)
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            needle = (np.frombuffer(literal, dtype=np.uint8) | 0x20).tobytes()
+            want = literal.lower()
         pos = start
         while pos < end and not self._cancel.is_set():
-            data = source.read(pos, min(_CHUNK, end - pos))
-            if not data:
+            n = self.index._read_into(view[: min(_CHUNK, end - pos)], pos)
+            if n <= 0:
                 break
-            cut = data.rfind(b"\n") + 1
-            if cut and pos + len(data) < end:
-                data = data[:cut]  # keep lines whole; a line longer than a chunk is split
-            hay = data.lower() if (literal is not None and fold) else data
+            limit = n
+            if pos + n < end:
+                cut = buf.rfind(b"\n", 0, n) + 1
+                if cut:
+                    limit = cut  # keep lines whole; a line longer than a chunk is split
+            hay = buf
+            if fold:
+                np.bitwise_or(arr[:limit], 0x20, out=farr[:limit])
+                hay = folded
             found = []
             i = 0
-            while True:
+            while i < limit:
                 if literal is not None:
-                    j = hay.find(literal, i)
+                    j = hay.find(needle if fold else literal, i, limit)
                     if j < 0:
                         break
+                    if fold and buf[j : j + len(want)].lower() != want:
+                        i = j + 1
+                        continue
                     stop = j + max(len(literal), 1)
                 else:
-                    m = pattern.search(hay, i)
+                    m = self.pattern.search(buf, i, limit)
                     if m is None:
                         break
                     j, stop = m.start(), max(m.end(), m.start() + 1)
                 found.append(pos + j)
-                nl = hay.find(b"\n", stop if stop > j else j)
-                if nl < 0 or nl + 1 >= len(hay):
+                nl = buf.find(b"\n", min(stop, limit) if stop > j else j, limit)
+                if nl < 0:
                     break
                 i = nl + 1
-            pos += len(data)
+            pos += limit
             self.scanned = pos
             if found:
                 self._map(np.array(found, dtype=np.int64))

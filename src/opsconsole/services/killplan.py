@@ -20,4 +20,8 @@ def build_plan(context: "Context") -> list["KillStep"]:
     step = local_kill_step(context.ledger, grace=context.profile.local.grace, deadline=ks.deadline)
     step.enabled = ks.local
     steps.append(step)
+    if context.profile.airflow:
+        from opsconsole.services.airflow_sources import airflow_kill_step
+
+        steps.append(airflow_kill_step(context))
     return steps

@@ -52,11 +52,14 @@ class LocalRunsSource:
         self._context = context
         self._limit = limit
 
+    target: str | None = "local"
+
     def _runs(self):
         ledger = self._context.ledger
         # settle runs whose owner died (another opsconsole that crashed, or quit mid-run)
         ledger.reconcile()
-        return ledger.list_runs(self._limit)
+        runs = ledger.list_runs(self._limit)
+        return [r for r in runs if self.target is None or r.target == self.target]
 
     async def fetch(self) -> list[Item]:
         runs = await asyncio.to_thread(self._runs)
@@ -99,6 +102,10 @@ def describe(item: Item) -> str:
 def sources_for(context: "Context") -> list[PaneSource]:
     """The panes of a profile's Status screen, one per configured source."""
     sources: list[PaneSource] = [LocalRunsSource(context)]
+    if context.profile.airflow:
+        from opsconsole.services.airflow_sources import AirflowDagsSource, AirflowHub
+
+        sources.append(AirflowDagsSource(AirflowHub.for_context(context)))
     # Airflow, ECS, Kubernetes, SSH hosts, health and balances add their sources here as their
     # backends land; each is imported lazily so start-up stays fast.
     return sources
@@ -109,6 +116,7 @@ class LedgerRunsSource(LocalRunsSource):
 
     key = "runs"
     title = "Runs (ledger)"
+    target = None
     columns = (
         Column("id", "ID", 6),
         Column("state", "STATE", 12),

@@ -41,15 +41,28 @@ KEYS: tuple[Key, ...] = (
     Key("pane.open_log", "enter,l", "open_log", "Log", "pane"),
     Key("pane.describe", "d", "describe", "Describe", "pane"),
     Key("pane.back", "escape", "back", "Back / clear filter", "pane", show=False),
+    # Airflow pane: act on the selected item of the current level (DAG, run or task instance)
+    Key("airflow.trigger", "t", "trigger", "Trigger", "airflow"),
+    Key("airflow.clear", "c", "clear", "Clear ↓", "airflow"),
+    Key("airflow.clear_failed", "C", "clear_failed", "Clear failed", "airflow"),
+    Key("airflow.mark_failed", "F", "mark_failed", "Mark failed", "airflow"),
+    Key("airflow.pause", "p", "toggle_pause", "Pause/unpause", "airflow"),
     # logs screen
     Key("logs.close_tab", "x", "close_tab", "Close tab", "logs"),
     Key("logs.next_tab", "right_square_bracket", "next_tab", "Next tab", "logs"),
     Key("logs.prev_tab", "left_square_bracket", "prev_tab", "Prev tab", "logs"),
     # launch screen
     Key("launch.launch", "ctrl+l,f5", "launch", "Launch", "launch", priority=True),
+    Key("launch.copy", "ctrl+y", "copy", "Copy command", "launch"),
+    Key("launch.save", "ctrl+s", "save", "Save preset", "launch", priority=True),
+    Key("launch.save_as", "f2", "save_as", "Save as", "launch"),
     # runs screen
     Key("runs.open_log", "enter,l", "open_log", "Log", "runs"),
     Key("runs.filter", "slash", "filter", "Filter", "runs"),
+    Key("runs.clone", "c", "clone", "Clone to form", "runs"),
+    Key("runs.rerun", "e", "rerun", "Re-run", "runs"),
+    Key("runs.mark", "space", "mark", "Mark", "runs"),
+    Key("runs.compare", "equals_sign", "compare", "Compare marked", "runs"),
     Key("runs.release", "R", "release_latch", "Release HALT", "runs"),
     # kill-switch modal
     Key("kill.fire", "enter", "fire", "FIRE", "killswitch", priority=True),

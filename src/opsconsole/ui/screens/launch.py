@@ -1,115 +1,289 @@
-"""Launch: pick a preset, see exactly what will run, launch it with a key.
-
-The foundation's slice: presets render through domain/presets.py; the typed parameter form,
-sweeps and Airflow targets arrive with the Launch issue."""
+"""Launch: presets → a form generated from the run kind's schema → a live preview of exactly
+what will be sent → launch with a key. Sweeps show their size and first points."""
 
 from __future__ import annotations
 
-import shlex
+import json
+from typing import Any
 
-from rich.table import Table
+from rich.console import Group
+from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
-from opsconsole.ui.screens.base import OpsScreen
-from opsconsole.domain.presets import Preset, discover_presets, render
+from opsconsole.config.presets import Preset
+from opsconsole.domain.sweeps import describe_point, sweep_size
+from opsconsole.services.catalog import Catalog, load_catalog
+from opsconsole.services.launcher import LaunchPlan, plan_launch
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.screens.base import OpsScreen
+from opsconsole.ui.widgets.param_field import ParamField
+
+SHOW_POINTS = 5
 
 
 class LaunchScreen(OpsScreen):
     TITLE_TEXT = "Launch"
     BINDINGS = bindings("launch")
     DEFAULT_CSS = """
-    LaunchScreen > Horizontal { height: 1fr; }
-    LaunchScreen #presets { width: 32; border: round $panel; }
+    LaunchScreen #body { height: 1fr; }
+    LaunchScreen #presets { width: 26; border: round $panel; }
+    LaunchScreen.narrow #presets { width: 18; }
+    LaunchScreen.narrow ParamField .label { width: 26; }
+    LaunchScreen.narrow ParamField .error { padding: 0 0 0 26; }
     LaunchScreen #presets:focus { border: round $accent; }
-    LaunchScreen #detail { width: 1fr; border: round $panel; padding: 0 1; }
-    LaunchScreen #preview { border: round $accent; padding: 0 1; height: auto; }
-    LaunchScreen #actions { height: auto; padding: 1 0 0 0; }
-    LaunchScreen .muted { color: $text-muted; }
+    LaunchScreen #main { width: 1fr; }
+    LaunchScreen #form { height: 1fr; border: round $panel; padding: 0 1; }
+    LaunchScreen #form:focus-within { border: round $accent; }
+    LaunchScreen #help { height: 1; color: $text-muted; padding: 0 1; }
+    LaunchScreen #preview { height: 9; border: round $panel; padding: 0 1; overflow-y: auto; }
+    LaunchScreen.wide #main { layout: horizontal; }
+    LaunchScreen.wide #preview { height: 1fr; width: 45%; }
+    LaunchScreen #problems { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
+    LaunchScreen #problems.shown { display: block; }
     """
 
     def __init__(self) -> None:
         super().__init__(id="launch")
-        self.presets: list[Preset] = []
-        self.errors: list[str] = []
+        self.catalog = Catalog()
+        self.preset: Preset | None = None
+        self.plan: LaunchPlan | None = None
+        self.preview: Group | None = None
+        self._pending_values: tuple[str, dict[str, Any]] | None = None
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
+        yield Static("", id="problems")
+        with Horizontal(id="body"):
             yield OptionList(id="presets")
-            with VerticalScroll(id="detail"):
-                yield Static("", id="about")
-                yield Static("", id="values")
+            with Vertical(id="main"):
+                with Vertical(id="editor"):
+                    yield VerticalScroll(id="form")
+                    yield Static("", id="help")
                 yield Static("", id="preview")
-                yield Static("", id="problems", classes="muted")
-                with Horizontal(id="actions"):
-                    yield Button("Launch (ctrl+l)", id="launch-button", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#presets").border_title = "Presets"
-        self.query_one("#detail").border_title = "Preset"
-        self.load_presets()
+        self.query_one("#form").border_title = "Parameters"
+        self.query_one("#preview").border_title = "Will send"
+        self._layout_for(self.app.size.width)
+        self.load_catalog()
 
-    @work(thread=True, exclusive=True, group="presets")
-    def load_presets(self) -> None:
-        presets, errors = discover_presets(self.app.context.preset_dirs())
-        self.app.call_from_thread(self._show_presets, presets, errors)
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width)
 
-    def _show_presets(self, presets: list[Preset], errors: list[str]) -> None:
-        self.presets, self.errors = presets, errors
+    def _layout_for(self, width: int) -> None:
+        self.set_class(width >= 140, "wide")
+        self.set_class(width < 100, "narrow")
+
+    # --- catalog ------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="catalog")
+    def load_catalog(self) -> None:
+        catalog = load_catalog(self.app.context.preset_dirs())
+        self.app.call_from_thread(self._show_catalog, catalog)
+
+    def _show_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         options = self.query_one("#presets", OptionList)
         options.clear_options()
-        options.add_options([Option(p.name, id=p.name) for p in presets])
-        self.query_one("#problems", Static).update(
-            Text("\n".join(f"⚠ {e}" for e in errors), style="yellow") if errors else "")
-        if presets:
-            options.highlighted = 0
-            options.focus()
-        else:
-            self.query_one("#about", Static).update("No presets found in: " +
-                                                    ", ".join(map(str, self.app.context.preset_dirs())))
+        options.add_options([Option(p.name, id=p.name) for p in catalog.presets])
+        problems = self.query_one("#problems", Static)
+        problems.update(Text("\n".join(f"⚠ {p}" for p in catalog.problems)))
+        problems.set_class(bool(catalog.problems), "shown")
+        if self._pending_values is not None:
+            name, values = self._pending_values
+            self._pending_values = None
+            self.load_values(name, values)
+        elif catalog.presets:
+            names = [p.name for p in catalog.presets]
+            current = self.preset.name if self.preset is not None and self.preset.name in names else None
+            options.highlighted = names.index(current) if current else 0
+            if current:
+                self.preset = next(p for p in catalog.presets if p.name == current)
+            if not self.fields:
+                options.focus()
+
+    @on(OptionList.OptionHighlighted, "#presets")
+    async def _preset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        preset = next((p for p in self.catalog.presets if p.name == event.option.id), None)
+        if preset is not None and preset is not self.preset:
+            await self.show_preset(preset)
+
+    @on(OptionList.OptionSelected, "#presets")
+    def _preset_selected(self) -> None:
+        fields = list(self.query(ParamField))
+        if fields:
+            fields[0].query_one("#input").focus()
+
+    # --- the form -------------------------------------------------------------------------------
+    async def show_preset(self, preset: Preset, values: dict[str, Any] | None = None) -> None:
+        """Fill the form from a preset (or from a run being cloned: `values`)."""
+        self.preset = preset
+        kind = self.catalog.kinds[preset.kind]
+        base = {**kind.defaults(), **preset.values}
+        current = {**base, **(values or {})}
+        form = self.query_one("#form", VerticalScroll)
+        await form.remove_children()
+        form.border_title = f"{preset.name} — {kind.name} → {preset.target}"
+        fields = [ParamField(p, current.get(p.name), base.get(p.name),
+                             swept=list(preset.sweep[p.name]) if p.name in preset.sweep else None)
+                  for p in kind.editable]
+        await form.mount(Static(Text(preset.description or kind.description, style="italic")), *fields)
+        self._refresh_plan()
+
+    def load_values(self, preset_name: str, values: dict[str, Any]) -> None:
+        """Clone: open `preset_name` with `values` in the form (after the catalog is read)."""
+        if not self.catalog.presets:
+            self._pending_values = (preset_name, values)
+            return
+        try:
+            preset = self.catalog.preset(preset_name)
+        except KeyError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        kind = self.catalog.kinds[preset.kind]
+        values = {k: v for k, v in values.items() if k in {p.name for p in kind.editable}
+                  and kind.param(k).derive is None}
+        options = self.query_one("#presets", OptionList)
+        options.highlighted = [p.name for p in self.catalog.presets].index(preset.name)
+        self.run_worker(self.show_preset(preset, values), exclusive=True, group="show-preset")
 
     @property
-    def current(self) -> Preset | None:
-        options = self.query_one("#presets", OptionList)
-        idx = options.highlighted
-        return self.presets[idx] if idx is not None and 0 <= idx < len(self.presets) else None
+    def fields(self) -> list[ParamField]:
+        return list(self.query(ParamField))
 
-    @on(OptionList.OptionHighlighted)
-    def _highlight(self) -> None:
-        preset = self.current
-        if preset is None:
+    def form_values(self) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+        values: dict[str, Any] = {}
+        sweep: dict[str, list[Any]] = {}
+        for f in self.fields:
+            if f.swept is not None:
+                sweep[f.param.name] = list(f.swept)
+            elif f.value is not None:
+                values[f.param.name] = f.value
+        return values, sweep
+
+    def field_errors(self) -> dict[str, str]:
+        return {f.param.name: f.error for f in self.fields if f.error}
+
+    @on(ParamField.Changed)
+    def _field_changed(self) -> None:
+        self._refresh_plan()
+
+    def on_descendant_focus(self, event) -> None:
+        node = event.widget
+        while node is not None and not isinstance(node, ParamField):
+            node = node.parent
+        if isinstance(node, ParamField):
+            p = node.param
+            extra = f" ({p.flag})" if p.flag else ""
+            self.query_one("#help", Static).update(Text(f"{p.name}{extra}: {p.help or p.type}", style="italic"))
+
+    def _refresh_plan(self) -> None:
+        if self.preset is None:
             return
-        self.query_one("#about", Static).update(Text.assemble(
-            (preset.name, "bold"), f"  kind {preset.kind} → target {preset.target}\n",
-            (preset.description or "", "italic"), f"\n{preset.path}", ))
-        values = Table(box=None, show_header=True, header_style="bold")
-        values.add_column("PARAMETER")
-        values.add_column("VALUE")
-        for key, value in preset.values.items():
-            values.add_row(key, repr(value))
-        self.query_one("#values", Static).update(values)
-        spec = render(preset)
-        preview = self.query_one("#preview", Static)
-        preview.border_title = "Will run"
-        preview.update(Text(shlex.join(spec.command)))
+        kind = self.catalog.kinds[self.preset.kind]
+        values, sweep = self.form_values()
+        plan = plan_launch(self.preset, kind, values, sweep)
+        self.plan = plan
+        errors = {**plan.errors, **self.field_errors()}
+        derived = {}
+        if plan.specs:
+            derived = plan.specs[0].parameters
+        for f in self.fields:
+            if f.error is None:
+                f.show_error(plan.errors.get(f.param.name))
+            if f.param.derive is not None:
+                f.set_derived(str(derived.get(f.param.name, "")) or None)
+        self.preview = self._preview(plan, errors, sweep)
+        self.query_one("#preview", Static).update(self.preview)
 
-    @on(OptionList.OptionSelected)
-    def _selected(self) -> None:
-        self.action_launch()
+    def _preview(self, plan: LaunchPlan, errors: dict[str, str], sweep: dict[str, list[Any]]) -> Group:
+        parts: list[Any] = []
+        head = Text()
+        head.append("target ", style="dim")
+        head.append(plan.target_label, style="bold")
+        count = sweep_size(sweep)
+        head.append(f"   {count} run{'s' if count != 1 else ''}", style="bold magenta" if count > 1 else "")
+        parts.append(head)
+        if errors:
+            parts.append(Text("\n".join(f"✗ {k}: {v}" for k, v in errors.items()), style="bold red"))
+            return Group(*parts)
+        if count > 1:
+            shown = plan.points[:SHOW_POINTS]
+            lines = [f"  {i + 1}. {describe_point(p)}" for i, p in enumerate(shown)]
+            if count > SHOW_POINTS:
+                lines.append(f"  … and {count - SHOW_POINTS} more")
+            parts.append(Text("\n".join(lines), style="magenta"))
+        if plan.first is not None:
+            parts.append(Text("command line (point 1):" if count > 1 else "command line:", style="dim"))
+            parts.append(Text(plan.first.shell, style="bold"))
+            if plan.preset.target == "airflow":
+                parts.append(Text("DAG run conf:", style="dim"))
+                parts.append(Syntax(json.dumps(plan.first.conf), "json", theme="ansi_dark",
+                                    word_wrap=True, background_color="default"))
+        return Group(*parts)
 
-    @on(Button.Pressed, "#launch-button")
-    def _pressed(self) -> None:
-        self.action_launch()
-
+    # --- actions ----------------------------------------------------------------------------------
     def action_launch(self) -> None:
-        preset = self.current
-        if preset is None:
+        if self.plan is None or self.preset is None:
             self.notify("No preset selected", severity="warning")
             return
-        self.app.launch_specs([render(preset)], label=preset.name)
+        self._refresh_plan()
+        errors = {**self.plan.errors, **self.field_errors()}
+        if errors:
+            self.notify("; ".join(f"{k}: {v}" for k, v in errors.items()), title="not launched",
+                        severity="error", markup=False)
+            return
+        self.app.launch_plan(self.plan)
+
+    def action_copy(self) -> None:
+        if self.plan is not None and self.plan.first is not None:
+            self.app.copy_to_clipboard(self.plan.first.shell)
+            self.notify("command line copied")
+
+    def action_save(self) -> None:
+        self._save(None)
+
+    def action_save_as(self) -> None:
+        from opsconsole.ui.screens.prompt import PromptScreen
+
+        if self.preset is None:
+            return
+
+        def _chosen(name: str | None) -> None:
+            if name:
+                from opsconsole.config import paths
+
+                self._save(paths.config_dir() / "presets" / f"{name.removesuffix('.toml')}.toml")
+
+        self.app.push_screen(PromptScreen("Save preset as", "name (saved in your presets dir)",
+                                          f"{self.preset.name}-copy"), _chosen)
+
+    def _save(self, path) -> None:
+        preset = self.preset
+        if preset is None:
+            return
+        if self.field_errors():
+            self.notify("fix the fields marked ✗ first", severity="error")
+            return
+        values, sweep = self.form_values()
+        kind = self.catalog.kinds[preset.kind]
+        keep = {k: v for k, v in values.items()
+                if k in preset.values or v != kind.defaults().get(k)}
+        self._write(preset, keep, sweep, path)
+
+    @work(thread=True, group="save")
+    def _write(self, preset: Preset, values, sweep, path) -> None:
+        from opsconsole.config.presets import save_preset
+
+        try:
+            written = save_preset(preset, values, path, sweep=sweep)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"cannot save: {exc}", severity="error", markup=False)
+            return
+        self.app.call_from_thread(self.notify, f"saved {written}", markup=False)
+        self.app.call_from_thread(self.load_catalog)

@@ -15,6 +15,18 @@ from opsconsole.ui.screens.describe import DescribeScreen
 from opsconsole.ui.widgets.source_pane import SourcePane
 
 WIDE = 160
+# Sources that want a specialised pane (keyed by source.key; imported when used)
+PANE_WIDGETS = {"airflow": "opsconsole.ui.widgets.airflow_pane.AirflowPane"}
+
+
+def _pane_class(source) -> type[SourcePane]:
+    ref = PANE_WIDGETS.get(source.key)
+    if ref is None:
+        return SourcePane
+    import importlib
+
+    module, _, name = ref.rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 class StatusScreen(OpsScreen):
@@ -41,7 +53,7 @@ class StatusScreen(OpsScreen):
         ctx = self.app.context
         with Container(id="panes"):
             for number, source in enumerate(sources_for(ctx), start=1):
-                yield SourcePane(source, number, ctx.clock)
+                yield _pane_class(source)(source, number, ctx.clock)
         with Vertical(id="tail"):
             yield Static("log tail — select a row", classes="tail-title")
         yield Footer()

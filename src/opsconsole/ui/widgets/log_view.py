@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -29,9 +30,9 @@ from textual.strip import Strip
 from textual.widgets import Input, Label
 
 from opsconsole.logs.follow import LogDocument
-from opsconsole.logs.index import read_line
 from opsconsole.logs.levels import detect_level, parse_user_time
-from opsconsole.logs.search import Query
+from opsconsole.logs.query import Query
+from opsconsole.logs.tail import read_line
 from opsconsole.logs.text import decode_for_display, decode_plain
 
 DISPLAY_CAP = 4096  # bytes of a line read for display; the rest is behind a marker
@@ -109,7 +110,9 @@ class LogView(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    LogView { background: $surface; }
+    /* No horizontal scrollbar: it would appear and vanish with line widths and steal the
+       bottom row while following. left/right pan instead. */
+    LogView { background: $surface; overflow-x: hidden; }
     LogView > .logview--cursor { background: $boost; text-style: bold; }
     LogView:focus > .logview--cursor { background: $accent 35%; }
     LogView > .logview--match { background: $warning 60%; color: $text; }
@@ -140,7 +143,7 @@ class LogView(ScrollView, can_focus=True):
         self.message = ""  # last transient notice for the status line
         self.query: Query | None = None
         self.filtering = False
-        self._rows: np.ndarray | None = None  # filter: row -> line
+        self._rows: Sequence[int] | None = None  # filter: row -> line (a numpy array)
         self._lines = None  # the LineMap rendered
         self._line_count = 0
         self._open_at_top = False  # WholeLine wants the start; logs open at the tail
@@ -150,7 +153,8 @@ class LogView(ScrollView, can_focus=True):
         self._strips: OrderedDict[tuple, tuple[Strip, int]] = OrderedDict()
         self._max_width = 0
         self._match_re: re.Pattern[str] | None = None
-        self._doc = LogDocument(self._path, on_change=self._engine_changed)
+        self._doc = LogDocument(self._path, on_change=self._engine_changed, paint_first=True)
+        self._painted = False
 
     # -- public -----------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class LogView(ScrollView, can_focus=True):
         if self.filtering and search is not None:
             self._rows = search.lines()
         elif self.filtering:
-            self._rows = np.empty(0, dtype=np.int64)
+            self._rows = ()
         else:
             self._rows = None
         if search is not None and not self._search_jumped and search.count:
@@ -300,7 +304,7 @@ class LogView(ScrollView, can_focus=True):
     def _line_row(self, line: int) -> int:
         if self._rows is None:
             return line
-        return min(int(np.searchsorted(self._rows, line)), max(len(self._rows) - 1, 0))
+        return min(bisect_left(self._rows, line), max(len(self._rows) - 1, 0))
 
     def _scroll_bottom(self) -> None:
         rows = self.row_count
@@ -310,6 +314,13 @@ class LogView(ScrollView, can_focus=True):
         self.new_lines = 0
         top = max(0, rows - self._content_height) if not self.wrap else self._wrap_top_for_end()
         self.scroll_to(y=top, animate=False, immediate=True, force=True)
+        # A horizontal scrollbar appearing in the next layout steals a row: settle again.
+        self.call_after_refresh(self._settle_bottom, rows)
+
+    def _settle_bottom(self, rows: int) -> None:
+        if self.follow and rows == self.row_count and not self._at_bottom():
+            top = max(0, rows - self._content_height) if not self.wrap else self._wrap_top_for_end()
+            self.scroll_to(y=top, animate=False, immediate=True, force=True)
 
     def _wrap_top_for_end(self) -> int:
         width = max(1, self.scrollable_content_region.width - self._gutter_width())
@@ -340,6 +351,9 @@ class LogView(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y >= self._content_height:
+            if self._lines is not None and not self._painted:
+                self._painted = True  # the tail is on screen: let the index start
+                self._doc.tail_shown()
             return self._status_strip(width) if y == self._content_height else Strip.blank(width)
         if self.wrap:
             return self._render_wrapped(y, width)
@@ -570,8 +584,7 @@ class LogView(ScrollView, can_focus=True):
     def search(self, query: Query) -> None:
         """Start a search (cancelling any other); the first hit is shown as soon as found."""
         try:
-            flags = 0 if query.case_sensitive else re.IGNORECASE
-            self._match_re = re.compile(query.pattern if query.regex else re.escape(query.pattern), flags)
+            self._match_re = query.compile_text()
         except re.error as exc:
             self._notice(f"bad regex: {exc}")
             return

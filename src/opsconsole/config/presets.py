@@ -1,0 +1,176 @@
+"""Presets: TOML files naming a run kind, a target, parameter values and an optional sweep.
+
+Read with tomllib (values) and written with tomlkit, so a "save" from the UI keeps the user's
+comments, order and quoting. Every problem names file, line, key and reason.
+
+    kind = "broker-only"
+    target = "airflow"
+    [airflow]
+    dag_id = "test.one_shot_twap_experiment_juraj"
+    [values]
+    num_bars = 3
+    [sweep]
+    passivity_factor = [0.5, 0.55]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import tomlkit
+
+from opsconsole.config.toml_lines import LineMap
+from opsconsole.domain.kinds import RunKind
+from opsconsole.domain.params import ParamError
+from opsconsole.domain.problems import Problem, key_name
+
+TARGETS = ("local", "airflow")
+_TOP = {"kind", "target", "description", "values", "sweep", "airflow", "local"}
+_AIRFLOW = {"dag_id", "run_id_prefix"}
+_LOCAL = {"parallelism", "retries", "abort_on_error", "incremental"}
+
+
+class PresetError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+@dataclass
+class Preset:
+    name: str
+    path: Path
+    kind: str
+    target: str = "local"
+    description: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+    sweep: dict[str, list[Any]] = field(default_factory=dict)
+    airflow: dict[str, Any] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
+    """One preset; raises PresetError listing every problem."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PresetError([Problem(source, getattr(exc, "lineno", 1) or 1, "(syntax)", str(exc))]) from None
+    lines = LineMap(text)
+    problems: list[Problem] = []
+
+    def bad(key_path: tuple, message: str) -> None:
+        problems.append(Problem(source, lines.line(key_path), key_name(key_path), message))
+
+    for key in raw:
+        if key not in _TOP:
+            bad((key,), f"unknown key (known: {', '.join(sorted(_TOP))})")
+    kind_name = raw.get("kind")
+    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None:
+        bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})"
+            if kind_name else "missing: which run kind this preset is for")
+    target = raw.get("target", "local")
+    if target not in TARGETS:
+        bad(("target",), f"must be one of {', '.join(TARGETS)}")
+    for table, known in (("airflow", _AIRFLOW), ("local", _LOCAL)):
+        body = raw.get(table, {})
+        if not isinstance(body, dict):
+            bad((table,), "expected a table")
+            continue
+        for key in body:
+            if key not in known:
+                bad((table, key), f"unknown key (known: {', '.join(sorted(known))})")
+    if target == "airflow" and not raw.get("airflow", {}).get("dag_id"):
+        bad(("airflow",), "target airflow needs airflow.dag_id")
+    values = raw.get("values", {})
+    sweep = raw.get("sweep", {})
+    if not isinstance(values, dict):
+        bad(("values",), "expected a table")
+        values = {}
+    if not isinstance(sweep, dict):
+        bad(("sweep",), "expected a table of lists")
+        sweep = {}
+    if kind is not None:
+        _, errors = kind.validate(values)
+        for name, reason in errors.items():
+            if name in sweep and name not in values and reason == "required":
+                continue
+            bad(("values", name), reason)
+        names = {p.name for p in kind.editable}
+        for name, options in sweep.items():
+            if name not in names:
+                bad(("sweep", name), f"unknown parameter of kind {kind.name!r}")
+                continue
+            if not isinstance(options, list) or not options:
+                bad(("sweep", name), "expected a non-empty list of values to sweep over")
+                continue
+            for option in options:
+                try:
+                    kind.param(name).check(option)
+                except ParamError as exc:
+                    bad(("sweep", name), f"value {option!r}: {exc}")
+    if problems:
+        raise PresetError(problems)
+    return Preset(name=path.stem, path=path, kind=kind_name, target=target,
+                  description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
+                  airflow=dict(raw.get("airflow", {})), local=dict(raw.get("local", {})))
+
+
+def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[list[Preset], list[Problem]]:
+    """Presets of the given dirs (the first wins on a name clash) and every problem found."""
+    found: dict[str, Preset] = {}
+    problems: list[Problem] = []
+    for directory in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.toml")):
+            if path.stem in found:
+                continue
+            try:
+                found[path.stem] = parse_preset(path.read_text(encoding="utf-8"), path, kinds)
+            except PresetError as exc:
+                problems += exc.problems
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(str(path), 1, "(file)", str(exc)))
+    return list(found.values()), problems
+
+
+def save_preset(preset: Preset, values: dict[str, Any], path: Path | None = None,
+                sweep: dict[str, list[Any]] | None = None) -> Path:
+    """Write `values` (and `sweep`, when given) into the preset's tables, keeping every comment,
+    the order and the quoting of what did not change. `path` (save as) writes a copy there."""
+    text = preset.path.read_text(encoding="utf-8")
+    doc = tomlkit.parse(text)
+    _update_table(doc, "values", values)
+    if sweep is not None:
+        if sweep or "sweep" in doc:
+            _update_table(doc, "sweep", sweep)
+        if not sweep and "sweep" in doc:
+            del doc["sweep"]
+    target = path or preset.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(tomlkit.dumps(doc), encoding="utf-8")
+    return target
+
+
+def _update_table(doc: Any, name: str, values: dict[str, Any]) -> None:
+    table = doc.get(name)
+    if table is None:
+        table = tomlkit.table()
+        doc[name] = table
+    for name, value in values.items():
+        if name in table and table[name] == value:
+            continue
+        new = tomlkit.item(value)
+        if name in table:
+            old = table.item(name)
+            comment = getattr(old.trivia, "comment", "")
+            if comment:
+                new.comment(comment.lstrip("# ").rstrip())
+        table[name] = new
+    for name in [k for k in table if k not in values]:
+        del table[name]
