@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsconsole.backends.airflow import (
     AirflowClient,
+    AirflowError,
     AirflowDag,
     AirflowRun,
     AirflowSettings,
@@ -300,8 +301,9 @@ async def stop_everything(client: AirflowClient, *, confirm_within: float = 25.0
         before[run.run_id] = [t for t in tis if t.raw_state in ("running", "deferred")]
 
     await asyncio.gather(*(running_tis(r) for r in runs), return_exceptions=True)
-    results = await asyncio.gather(*(client.mark_run(r.dag_id, r.run_id, "failed") for r in runs),
-                                   *(client.set_paused(d.dag_id, True) for d in dags), return_exceptions=True)
+    results = await asyncio.gather(*(_retrying(lambda r=r: client.mark_run(r.dag_id, r.run_id, "failed")) for r in runs),
+                                   *(_retrying(lambda d=d: client.set_paused(d.dag_id, True)) for d in dags),
+                                   return_exceptions=True)
     errors = [f"{type(e).__name__}: {e}" for e in results if isinstance(e, BaseException)]
     marked = ", ".join(f"{r.dag_id}/{r.run_id}" for r in runs) or "no active run"
     paused = ", ".join(d.dag_id for d in dags) or "no DAG"
@@ -318,6 +320,24 @@ async def stop_everything(client: AirflowClient, *, confirm_within: float = 25.0
         raise RuntimeError(f"{done}; {len(left)} task process(es) not confirmed stopped after "
                            f"{confirm_within:g}s: {', '.join(f'{t.run_id}/{t.label}' for t in left)}")
     return f"{done}; {len(tasks)} task process(es) stopped in {time.monotonic() - t0:.0f}s"
+
+
+async def _retrying(call, attempts: int = 4, delay: float = 0.3):
+    """An emergency call, tried again on a server error or a dropped connection (a busy
+    scheduler database answers 500 now and then); a 4xx is final."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await call()
+        except AirflowError as exc:
+            if exc.status < 500 or attempt == attempts:
+                raise
+        except OSError:
+            if attempt == attempts:
+                raise
+        except Exception as exc:  # httpx transport errors (imported lazily: matched by name)
+            if "httpx" not in type(exc).__module__ or attempt == attempts:
+                raise
+        await asyncio.sleep(delay * 2 ** (attempt - 1))
 
 
 async def _wait_killed(client: AirflowClient, tasks: list[AirflowTaskInstance], within: float) -> list[AirflowTaskInstance]:

@@ -135,6 +135,13 @@ class LedgerRunsSource(LocalRunsSource):
         super().__init__(context, limit)
 
     async def fetch(self) -> list[Item]:
+        if self._context.profile.airflow:
+            from opsconsole.services.airflow_target import sync_airflow_runs
+
+            try:
+                await sync_airflow_runs(self._context)
+            except Exception:  # noqa: BLE001 - Airflow down: the ledger rows stay as last seen
+                pass
         items = await super().fetch()
         for item in items:
             d = item.detail
