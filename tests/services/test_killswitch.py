@@ -371,3 +371,23 @@ async def test_an_action_that_cancels_itself_fails_without_stopping_the_fire(led
 
     report = await KillSwitch(ledger, [step("c", self_cancel), step("f", fine)], tmp_path / "l").fire("alice")
     assert [r.outcome for r in report.results] == ["failed", "ok"]
+
+
+async def test_a_step_that_acted_shows_stopping_until_confirmed(ledger: Ledger, tmp_path: Path) -> None:
+    confirmed = asyncio.Event()
+
+    async def action(progress) -> str:
+        progress("marked 2 runs failed; waiting for their processes")
+        await confirmed.wait()
+        return "2 processes gone"
+
+    seen: list[tuple[str, str]] = []
+    ks = KillSwitch(ledger, [KillStep("airflow", "airflow", "d", action, deadline=30, reports_progress=True)],
+                    tmp_path / "lock")
+    fire = asyncio.create_task(ks.fire("t", on_update=lambda r: seen.append((r.outcome, r.detail))))
+    await until(lambda: ("stopping", "marked 2 runs failed; waiting for their processes") in seen)
+    assert not fire.done()
+    confirmed.set()
+    report = await fire
+    assert [r.outcome for r in report.results] == ["ok"] and report.ok
+    assert [o for o, _ in seen] == ["running", "stopping", "ok"]

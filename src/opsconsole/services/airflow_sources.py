@@ -371,14 +371,14 @@ def airflow_kill_step(context: "Context") -> "KillStep":
     deadline = context.profile.killswitch.deadline
     scope = ", ".join(settings.dags) or "every DAG"
 
-    async def action() -> str:
+    async def action(progress=None) -> str:
         client = AirflowClient(settings)
         try:
-            return await stop_everything(client, confirm_within=max(1.0, deadline - 5.0))
+            return await stop_everything(client, confirm_within=max(1.0, deadline - 5.0), progress=progress)
         finally:
             await client.aclose()
 
     return KillStep(name="stop Airflow runs", kind="airflow",
                     description=f"mark every running DAG run of {scope} at {settings.url} failed and pause "
                                 f"those DAGs, then wait until their task processes are gone",
-                    action=action, deadline=deadline)
+                    action=action, deadline=deadline, reports_progress=True)

@@ -29,6 +29,9 @@ from opsconsole.services.lock import FileLock
 log = logging.getLogger(__name__)
 
 PENDING, RUNNING, OK, FAILED, UNKNOWN, SKIPPED = "pending", "running", "ok", "failed", "unknown", "skipped"
+# the action was taken; the step is waiting for the outside world to confirm it (e.g. Airflow
+# kills task processes at the worker's next heartbeat)
+STOPPING = "stopping"
 
 
 @dataclass
@@ -43,6 +46,9 @@ class KillStep:
     enabled: bool = True
     retries: int = 0  # a step that raises is tried again (within the same deadline)
     retry_delay: float = 0.5
+    # the action takes `progress=callable(detail)`: calling it shows the step as "stopping"
+    # (acted, waiting for confirmation) until it returns
+    reports_progress: bool = False
 
 
 @dataclass
@@ -62,7 +68,7 @@ class StepResult:
 
     @property
     def final(self) -> bool:
-        return self.outcome not in (PENDING, RUNNING)
+        return self.outcome not in (PENDING, RUNNING, STOPPING)
 
 
 @dataclass
@@ -122,9 +128,15 @@ class KillSwitch:
                 log.exception("kill-switch audit %s failed", event)
                 report.errors.append(f"audit {event}: {exc!r}")
 
-        async def attempts(step: KillStep) -> str | None:
+        async def attempts(step: KillStep, result: StepResult) -> str | None:
+            def progress(detail: str) -> None:
+                result.outcome, result.detail = STOPPING, detail
+                update(result)
+
             for attempt in range(1, max(0, step.retries) + 2):
                 try:
+                    if step.reports_progress:
+                        return await step.action(progress=progress)
                     return await step.action()
                 except Exception as exc:
                     if attempt > step.retries:
@@ -138,7 +150,7 @@ class KillSwitch:
             update(result)
             await audit("step_start", step=step.name, detail=step.description)
             try:
-                detail = await asyncio.wait_for(attempts(step), timeout=step.deadline)
+                detail = await asyncio.wait_for(attempts(step, result), timeout=step.deadline)
                 result.outcome, result.detail = OK, detail or ""
             except TimeoutError as exc:
                 result.outcome = UNKNOWN
