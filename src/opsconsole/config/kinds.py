@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from opsconsole.config.toml_lines import LineMap
+from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import QUOTES, TYPES, Derive, Param, ParamError
-from opsconsole.domain.problems import Problem, key_name
+from opsconsole.domain.problems import Problem
 
 _PARAM_KEYS = {f.name for f in fields(Param)}
 _DERIVE_KEYS = {f.name for f in fields(Derive)}
@@ -26,19 +25,9 @@ class KindSet:
 
 def parse_kind(text: str, source: str) -> RunKind:
     """One kind file; raises KindError listing every problem with file:line: key."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise KindError([Problem(source, getattr(exc, "lineno", 1) or 1, "(syntax)", str(exc))]) from None
-    lines = LineMap(text)
-    problems: list[Problem] = []
-
-    def bad(path: tuple, message: str) -> None:
-        problems.append(Problem(source, lines.line(path), key_name(path), message))
-
-    for key in raw:
-        if key not in _KIND_KEYS:
-            bad((key,), f"unknown key (known: {', '.join(sorted(_KIND_KEYS))})")
+    doc = CheckedToml(text, source, KindError)
+    raw, bad = doc.raw, doc.bad
+    doc.unknown_keys(raw, _KIND_KEYS)
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         bad(("name",), "missing or empty")
@@ -47,9 +36,7 @@ def parse_kind(text: str, source: str) -> RunKind:
         bad(("program",), "expected a list of strings (the argv before the parameters)")
         program = []
     conf = raw.get("conf", {})
-    for key in conf if isinstance(conf, dict) else {}:
-        if key not in _CONF_KEYS:
-            bad(("conf", key), f"unknown key (known: {', '.join(sorted(_CONF_KEYS))})")
+    doc.unknown_keys(conf, _CONF_KEYS, ("conf",))
     params: list[Param] = []
     seen: set[str] = set()
     for i, body in enumerate(raw.get("params", [])):
@@ -97,18 +84,15 @@ def parse_kind(text: str, source: str) -> RunKind:
             except ParamError as exc:
                 bad((*path, "default"), f"invalid default: {exc}")
         params.append(param)
-    if problems:
-        raise KindError(problems)
+    doc.raise_if_any()
     return RunKind(name=name, program=tuple(program), params=tuple(params),
                    description=raw.get("description", ""),
                    conf_command_key=(conf or {}).get("command_key"),
                    conf_params=(conf or {}).get("params", True), source=source)
 
 
-class KindError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
+class KindError(FileProblems):
+    """A run-kind file that cannot be used."""
 
 
 def kind_dirs() -> list[Path]:

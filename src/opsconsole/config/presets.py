@@ -15,17 +15,16 @@ comments, order and quoting. Every problem names file, line, key and reason.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import tomlkit
 
-from opsconsole.config.toml_lines import LineMap
+from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import ParamError
-from opsconsole.domain.problems import Problem, key_name
+from opsconsole.domain.problems import Problem
 
 TARGETS = ("local", "airflow")
 _TOP = {"kind", "target", "description", "values", "sweep", "airflow", "local"}
@@ -33,10 +32,8 @@ _AIRFLOW = {"dag_id", "run_id_prefix"}
 _LOCAL = {"parallelism", "retries", "abort_on_error", "incremental"}
 
 
-class PresetError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
+class PresetError(FileProblems):
+    """A preset that cannot be used."""
 
 
 @dataclass
@@ -54,20 +51,9 @@ class Preset:
 
 def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     """One preset; raises PresetError listing every problem."""
-    source = str(path)
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PresetError([Problem(source, getattr(exc, "lineno", 1) or 1, "(syntax)", str(exc))]) from None
-    lines = LineMap(text)
-    problems: list[Problem] = []
-
-    def bad(key_path: tuple, message: str) -> None:
-        problems.append(Problem(source, lines.line(key_path), key_name(key_path), message))
-
-    for key in raw:
-        if key not in _TOP:
-            bad((key,), f"unknown key (known: {', '.join(sorted(_TOP))})")
+    doc = CheckedToml(text, str(path), PresetError)
+    raw, bad = doc.raw, doc.bad
+    doc.unknown_keys(raw, _TOP)
     kind_name = raw.get("kind")
     kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
@@ -81,9 +67,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
         if not isinstance(body, dict):
             bad((table,), "expected a table")
             continue
-        for key in body:
-            if key not in known:
-                bad((table, key), f"unknown key (known: {', '.join(sorted(known))})")
+        doc.unknown_keys(body, known, (table,))
     if target == "airflow" and not raw.get("airflow", {}).get("dag_id"):
         bad(("airflow",), "target airflow needs airflow.dag_id")
     values = raw.get("values", {})
@@ -113,8 +97,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
                     kind.param(name).check(option)
                 except ParamError as exc:
                     bad(("sweep", name), f"value {option!r}: {exc}")
-    if problems:
-        raise PresetError(problems)
+    doc.raise_if_any()
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
                   airflow=dict(raw.get("airflow", {})), local=dict(raw.get("local", {})))

@@ -5,15 +5,14 @@ never holds them. Every problem is reported as file:line: key — reason."""
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from opsconsole.config import paths
 from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Str, Table
-from opsconsole.config.toml_lines import LineMap
-from opsconsole.domain.problems import Problem, key_name
+from opsconsole.config.toml_lines import CheckedToml, FileProblems
+from opsconsole.domain.problems import Problem
 
 LOCAL = "local"
 PRODUCTION_LABELS = {"PROD", "PRODUCTION", "LIVE"}
@@ -97,12 +96,8 @@ _ROOT = Table({
 })
 
 
-class ConfigError(Exception):
+class ConfigError(FileProblems):
     """A config that must not be used: it lists every problem, not just the first."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 @dataclass(frozen=True)
@@ -185,36 +180,23 @@ def _profile(name: str, raw: dict[str, Any]) -> Profile:
 
 def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None = None) -> Config:
     """Parse and validate config text; raise ConfigError listing every problem."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None) or _line_from_message(str(exc))
-        raise ConfigError([Problem(source, line, "(syntax)", str(exc))]) from None
-    lines = LineMap(text)
-    found = [Problem(source, lines.line(p), key_name(p), msg) for p, msg in _ROOT.check(raw, ())]
+    doc = CheckedToml(text, source, ConfigError)
+    raw = doc.raw
+    for path, message in _ROOT.check(raw, ()):
+        doc.bad(path, message)
     if known_binding_ids is not None:
         ids = set(known_binding_ids)
         for key in raw.get("keys", {}) if isinstance(raw.get("keys"), dict) else {}:
             if key not in ids:
-                found.append(Problem(source, lines.line(("keys", key)), f"keys.{key}",
-                                     f"no key binding with this id (see `?` in the app or docs/configuration.md)"))
+                doc.bad(("keys", key), "no key binding with this id (see `?` in the app or docs/configuration.md)")
     profiles_raw = raw.get("profiles", {}) if isinstance(raw.get("profiles"), dict) else {}
     default = raw.get("default_profile", LOCAL if LOCAL in profiles_raw or not profiles_raw else next(iter(profiles_raw)))
     if isinstance(default, str) and default != LOCAL and default not in profiles_raw:
-        found.append(Problem(source, lines.line(("default_profile",)), "default_profile",
-                             f"no profile {default!r} (known: {', '.join(sorted(profiles_raw)) or 'none'})"))
-    if found:
-        raise ConfigError(found)
+        doc.bad(("default_profile",), f"no profile {default!r} (known: {', '.join(sorted(profiles_raw)) or 'none'})")
+    doc.raise_if_any()
     profiles = {LOCAL: Profile(name=LOCAL)}
     profiles.update({name: _profile(name, body) for name, body in profiles_raw.items()})
     return Config(path=Path(source), default_profile=default, profiles=profiles, keys=dict(raw.get("keys", {})))
-
-
-def _line_from_message(message: str) -> int:
-    import re
-
-    m = re.search(r"line (\d+)", message)
-    return int(m.group(1)) if m else 1
 
 
 def load_config(path: Path | None = None, known_binding_ids: Iterable[str] | None = None) -> Config:

@@ -73,3 +73,49 @@ class LineMap:
                 return self._lines[p]
             p = p[:-1]
         return 1
+
+
+class FileProblems(Exception):
+    """A user's TOML file with problems; `problems` lists every one (file:line: key — reason)."""
+
+    def __init__(self, problems: list) -> None:
+        self.problems = problems
+        super().__init__("\n".join(map(str, problems)))
+
+
+class CheckedToml:
+    """Parsed TOML text plus a place to collect problems located by key path."""
+
+    def __init__(self, text: str, source: str, error: type[FileProblems] = FileProblems) -> None:
+        import tomllib
+
+        from opsconsole.domain.problems import Problem
+
+        self.source = source
+        self.error = error
+        self.problems: list[Problem] = []
+        try:
+            self.raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = getattr(exc, "lineno", None) or _line_in(str(exc))
+            raise error([Problem(source, line, "(syntax)", str(exc))]) from None
+        self.lines = LineMap(text)
+
+    def bad(self, path: Sequence[object], message: str) -> None:
+        from opsconsole.domain.problems import Problem, key_name
+
+        self.problems.append(Problem(self.source, self.lines.line(path), key_name(path), message))
+
+    def unknown_keys(self, table: object, known: set[str], path: tuple[object, ...] = ()) -> None:
+        for key in table if isinstance(table, dict) else ():
+            if key not in known:
+                self.bad((*path, key), f"unknown key (known: {', '.join(sorted(known))})")
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise self.error(self.problems)
+
+
+def _line_in(message: str) -> int:
+    m = re.search(r"line (\d+)", message)
+    return int(m.group(1)) if m else 1
