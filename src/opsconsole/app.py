@@ -194,7 +194,7 @@ class OpsConsole(App):
 
         self.run_worker(_launch(), group="launch")
 
-    def clone_run(self, preset: str | None, parameters: dict) -> None:
+    def open_in_launch(self, preset: str | None, parameters: dict) -> None:
         """Open the Launch form on `preset` with a run's parameters."""
         if not preset:
             self.notify("this run has no preset to clone into", severity="warning")

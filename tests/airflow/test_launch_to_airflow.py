@@ -27,10 +27,15 @@ async def test_launch_broker_preset_as_a_dag_run_with_the_exact_conf(make_app, s
                    'username_env = "OPS_AF_USER"\npassword_env = "OPS_AF_PASS"\ndags = ["opsconsole_*"]\n'
                    'timeout = 60\n', profile="pre")
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
+        # `t` on the DAG in Status opens the typed form of the preset that launches it
+        pane = app.screen.query_one("#pane-airflow")
+        await wait_for(pilot, lambda: any(i.key == "opsconsole_demo" for i in pane.items), timeout=60)
+        await pilot.press("2")
+        pane.table.move_cursor(row=[i.key for i in pane._shown].index("opsconsole_demo"))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.preset is not None)
         screen = app.screen
-        screen.query_one("#presets").highlighted = [p.name for p in screen.catalog.presets].index("twap-on-demo")
+        assert screen.preset.name == "twap-on-demo"
         await wait_for(pilot, lambda: screen.plan is not None and screen.plan.preset.name == "twap-on-demo"
                        and len(screen.plan.specs) == 2)
         specs = screen.plan.specs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -131,7 +130,12 @@ async def test_goto_line_percent_and_time(log):
         assert "07:05:00" in view.line_text(view.cursor)
 
 
-async def test_search_jumps_counts_and_filters(log):
+@pytest.mark.parametrize("scanner", ["rg", "python"])
+async def test_search_jumps_counts_and_filters(log, scanner, monkeypatch):
+    if scanner == "python":
+        monkeypatch.setenv("OPSCONSOLE_NO_RG", "1")
+    elif not __import__("shutil").which("rg"):
+        pytest.skip("no rg")
     app = ViewApp(log)
     async with app.run_test(size=(120, 20)) as pilot:
         view = await ready(pilot)
@@ -198,7 +202,8 @@ async def test_wrap_mark_save_copy(log, tmp_path):
         copied = []
         app.copy_to_clipboard = copied.append
         await pilot.press("c")
-        assert copied and "step 2 " in copied[0]
+        await until(pilot, lambda: copied, "copied")
+        assert "step 2 " in copied[0]
         await pilot.press("w")
         assert view.wrap
         text = screen_text(view)
@@ -220,6 +225,17 @@ async def test_hostile_lines_render(tmp_path):
         text = screen_text(view)
         assert "last" in text and "\u2400" in text and "\ufffd" in text
         assert "bytes, press enter" in view.line_text(2)  # cut marker at the end of the 3 MB line
+        await type_prompt(pilot, "colon", "3")
+        await pilot.press("enter")  # opens the whole line, folded, in its own viewer
+        from opsconsole.ui.widgets.log_view import WholeLine
+
+        await until(pilot, lambda: isinstance(app.screen, WholeLine), "whole line screen")
+        inner = app.screen.query_one(LogView)
+        length = len(b"2023-10-05 07:40:00,078 INFO ") + (3 << 20)
+        await until(pilot, lambda: inner.document.indexed and inner.line_count == -(-length // 4096), "folded line")
+        assert inner.wrap
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, WholeLine), "closed")
 
 
 async def test_empty_and_missing_files(tmp_path):
@@ -236,3 +252,57 @@ async def test_empty_and_missing_files(tmp_path):
         await until(pilot, lambda: view.document.error, "error")
         await pilot.pause()
         assert "error" in screen_text(view)
+
+
+async def test_escape_passes_through_without_a_search(log):
+    """The lead's screens use escape for "back": LogView must only take it during a search."""
+    app = ViewApp(log)
+    async with app.run_test(size=(100, 20)) as pilot:
+        view = await ready(pilot)
+        assert app.active_bindings.get("escape") is None or not app.active_bindings["escape"].enabled
+        await type_prompt(pilot, "slash", "needle")
+        await until(pilot, lambda: view.document.search and view.document.search.done, "search")
+        assert app.active_bindings["escape"].enabled
+        await pilot.press("escape")
+        assert view.query is None and view.document.search is None
+
+
+async def test_tail_app_tabs_and_gzip(tmp_path):
+    import gzip
+
+    from opsconsole.ui.tail_app import TailApp
+
+    plain = tmp_path / "plain.log"
+    write_lines(plain, 300)
+    packed = tmp_path / "old.log.gz"
+    lines = "".join(f"2023-10-05 07:00:00,000 INFO gz line {i}\n" for i in range(60_000))
+    with gzip.open(packed, "wt") as f:
+        f.write(lines)
+    app = TailApp([str(plain), str(packed)])
+    async with app.run_test(size=(100, 20)) as pilot:
+        views = list(app.query(LogView))
+        assert len(views) == 2
+        await until(pilot, lambda: views[1].line_count == 60_000, "gunzipped spool indexed")
+        await until(pilot, lambda: views[0].line_count == 300, "plain indexed")
+        app.query_one("TabbedContent").active = "tab-1"
+        await until(pilot, lambda: views[1].visible_lines() and views[1].visible_lines()[-1] == 59_999,
+                    "gz tail on screen")
+        await until(pilot, lambda: "gz line 59999" in screen_text(views[1]), "gz tail painted")
+
+
+async def test_unfollowed_view_keeps_its_place_when_the_index_arrives(tmp_path):
+    """follow=False opens at the tail too; when the index replaces the tail window the same
+    lines stay on screen, now with real line numbers."""
+    path = tmp_path / "big.log"
+    write_lines(path, 60_000)  # ~4 MB: bigger than the 256 KB tail window
+    app = ViewApp(path, follow=False)
+    async with app.run_test(size=(100, 12)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: view.visible_lines() and view.visible_lines()[-1] == 59_999, "tail")
+        assert "step 59999 " in screen_text(view)
+        assert len(view.visible_lines()) == 11  # a full screen ending at the last line
+        with open(path, "a") as f:
+            f.write("appended while not following\n")
+        await until(pilot, lambda: view.line_count == 60_001, "append indexed")
+        assert view.visible_lines()[-1] == 59_999  # not scrolled: follow is off
+        assert "60,001" in screen_text(view).splitlines()[-1]

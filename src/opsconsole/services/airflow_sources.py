@@ -86,7 +86,8 @@ class AirflowDagsSource:
             items.append(Item(
                 key=dag.dag_id,
                 state=run.state if run else State.UNKNOWN,
-                cells={"dag": dag.dag_id, "paused": "yes" if dag.is_paused else "", "last_run": run.run_id if run else "",
+                cells={"dag": dag.dag_id, "state": "" if run else "no runs",
+                       "paused": "yes" if dag.is_paused else "", "last_run": run.run_id if run else "",
                        "next_run": _fmt(dag.next_run), "schedule": dag.schedule or "", "tags": ",".join(dag.tags)},
                 created_at=run.queued_at or run.start_date if run else None,
                 started_at=run.start_date if run else None, ended_at=run.end_date if run else None,

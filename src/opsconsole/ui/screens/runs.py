@@ -57,7 +57,7 @@ class RunsScreen(OpsScreen):
     def action_clone(self) -> None:
         run = self._selected_run()
         if run is not None:
-            self.app.clone_run(run["preset"], run["parameters"])
+            self.app.open_in_launch(run["preset"], run["parameters"])
 
     def action_rerun(self) -> None:
         run = self._selected_run()

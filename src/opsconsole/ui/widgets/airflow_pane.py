@@ -5,6 +5,8 @@ log is on its way."""
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import time
 
@@ -148,6 +150,17 @@ class AirflowPane(SourcePane):
         self.run_worker(self._trigger(dag_id), group="airflow-trigger", exclusive=True)
 
     async def _trigger(self, dag_id: str) -> None:
+        # A preset that launches this DAG opens the typed Launch form, prefilled; the raw JSON
+        # conf editor is for DAGs no preset knows.
+        from opsconsole.services.catalog import load_catalog
+
+        catalog = await asyncio.to_thread(load_catalog, self.app.context.preset_dirs())
+        preset = next((p for p in catalog.presets
+                       if p.target == "airflow" and p.airflow.get("dag_id") == dag_id), None)
+        if preset is not None:
+            self.notify(f"{dag_id}: launching through preset {preset.name}", markup=False)
+            self.app.open_in_launch(preset.name, {})
+            return
         hub = self.hub
         try:
             defaults = await af.load_trigger_defaults(hub, dag_id)

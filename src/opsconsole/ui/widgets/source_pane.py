@@ -140,8 +140,8 @@ class SourcePane(Vertical):
     # --- rows -----------------------------------------------------------------------------
     def _cell(self, item: Item, key: str) -> Text | str:
         now = self._clock()
-        if key == "state":
-            return Text(item.state.value, style=state_style(item.state))
+        if key == "state":  # a source may label it ("no runs"); the colour is the unified one
+            return Text(str(item.cells.get("state") or item.state.value), style=state_style(item.state))
         if key == "age":
             base = item.created_at or item.started_at
             return human_seconds((now - base).total_seconds()) if base else ""
