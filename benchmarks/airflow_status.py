@@ -100,10 +100,13 @@ poll_interval = 1
 
         pane._render_rows = timed_render  # type: ignore[method-assign]
         await wait_for(pilot, lambda: WIDE in [i.key for i in pane._shown], timeout=120)
+        pane.table.focus()
         pane.table.move_cursor(row=0)
+        await pilot.pause()
         await pilot.press("enter")
         await wait_for(pilot, lambda: rid in [i.key for i in pane._shown], timeout=120)
         pane.table.move_cursor(row=[i.key for i in pane._shown].index(rid))
+        await pilot.pause()
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(pane._shown) == 2000, timeout=180)
         render_times.clear()

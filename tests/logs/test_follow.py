@@ -9,7 +9,7 @@ import threading
 from logtools import wait_for, write_log
 
 from opsconsole.logs.follow import LogDocument
-from opsconsole.logs.index import read_line
+from opsconsole.logs.tail import read_line
 from opsconsole.logs.search import Query
 from opsconsole.logs.source import Change, LocalFileSource, SpoolSource, SpoolWriter
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opsconsole.logs.index import LineIndex, TailWindow, read_line
+from opsconsole.logs.index import LineIndex
+from opsconsole.logs.tail import TailWindow, read_line
 from opsconsole.logs.levels import parse_timestamp
 from opsconsole.logs.source import LocalFileSource
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from opsconsole.logs.follow import LogDocument
-from opsconsole.logs.index import LineIndex, read_line
+from opsconsole.logs.index import LineIndex
+from opsconsole.logs.tail import read_line
 from opsconsole.logs.levels import detect_level
 from opsconsole.logs.search import Query, Search
 from opsconsole.logs.source import LocalFileSource

@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-from logtools import wait_for
 
 from opsconsole.logs.index import LineIndex
 from opsconsole.logs.search import Query, Search
@@ -130,8 +129,16 @@ def test_result_arrays_are_compact(indexed):
     index, _ = indexed
     search = Search(index, Query("INFO"), use_rg=False).start(index.indexed_bytes)
     assert search.wait(120)
-    assert search.lines().dtype == np.int64 and search.lines().nbytes == 8 * search.count
-    wait_for(lambda: search.done)
+    assert search.lines().dtype == np.uint32 and search.lines().nbytes == 4 * search.count
+
+
+def test_results_widen_past_four_billion_lines(indexed):
+    index, _ = indexed
+    search = Search(index, Query("x"), use_rg=False)
+    search._add(np.array([5, 7], dtype=np.int64))
+    search._add(np.array([2**32 + 3], dtype=np.int64))
+    assert search.lines().dtype == np.int64
+    assert search.lines().tolist() == [5, 7, 2**32 + 3] and search.count == 3
 
 
 @pytest.mark.parametrize("use_rg", SCANNERS)
@@ -147,3 +154,31 @@ def test_case_folding_does_not_confuse_punctuation(tmp_path, use_rg):
         search = Search(index, Query(pattern), use_rg=use_rg).start(index.indexed_bytes)
         assert search.wait(30)
         assert search.lines().tolist() == want
+
+
+@pytest.mark.parametrize("use_rg", SCANNERS)
+def test_appends_during_the_main_scan_are_not_lost(tmp_path, use_rg):
+    from logtools import write_log
+
+    path = tmp_path / "busy.log"
+    lines = write_log(path, 60_000)
+    source = LocalFileSource(path)
+    index = LineIndex(source, block_size=1 << 16)
+    index.extend(source.size())
+    search = Search(index, Query("RARE_TOKEN"), use_rg=use_rg).start(index.indexed_bytes)
+    with open(path, "ab") as f:  # likely while the scan still runs; correct either way
+        f.write(b"late RARE_TOKEN line\n")
+    index.extend(source.size())
+    search.extend(index.indexed_bytes)
+    assert search.wait(60)
+    want = expected(lines + [b"late RARE_TOKEN line"], Query("RARE_TOKEN"))
+    assert search.lines().tolist() == want
+
+
+def test_python_only_regex_falls_back_from_rg(indexed):
+    """A lookahead is valid Python but not ripgrep syntax: the search still answers."""
+    index, lines = indexed
+    query = Query(r"RARE_TOKEN_(?=\d+3 )", regex=True, case_sensitive=True)
+    search = Search(index, query).start(index.indexed_bytes)
+    assert search.wait(120) and search.error is None
+    assert search.lines().tolist() == expected(lines, query)

@@ -306,3 +306,31 @@ async def test_unfollowed_view_keeps_its_place_when_the_index_arrives(tmp_path):
         await until(pilot, lambda: view.line_count == 60_001, "append indexed")
         assert view.visible_lines()[-1] == 59_999  # not scrolled: follow is off
         assert "60,001" in screen_text(view).splitlines()[-1]
+
+
+async def test_search_toggles_percent_key_and_save_visible_range(log, tmp_path):
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 12)) as pilot:
+        view = await ready(pilot)
+        await pilot.press("g")
+        await type_prompt(pilot, "slash", "NEEDLE")  # case-insensitive by default
+        await until(pilot, lambda: view.document.search and view.document.search.done, "search")
+        found = view.document.search.count
+        assert found == 20 and "needle" in view.line_text(view.cursor)
+        await pilot.press("I")  # case-sensitive now: no line has upper-case NEEDLE
+        await until(pilot, lambda: view.document.search and view.document.search.done
+                    and view.query.case_sensitive, "case-sensitive search")
+        assert view.document.search.count == 0
+        await pilot.press("I")
+        await type_prompt(pilot, "slash", r"step \d*7 needle")
+        await pilot.press("R")  # the same text as a regex
+        await until(pilot, lambda: view.query.regex and view.document.search.done, "regex search")
+        assert view.document.search.count == 20
+        await pilot.press("escape")
+        assert view.query is None
+        await type_prompt(pilot, "percent_sign", "100")
+        assert view.cursor == 4999
+        target = tmp_path / "visible.log"
+        await type_prompt(pilot, "s", str(target))  # nothing marked: the visible range
+        await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 11, "saved")
+        assert target.read_text().splitlines()[-1].startswith("2023-10-05 07:08:19,999 ERROR step 4999 ")

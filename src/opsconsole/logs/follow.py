@@ -58,6 +58,7 @@ class LogDocument:
         self.error: str | None = None
         self.search: Search | None = None
         self._stop = threading.Event()
+        self._tail_ready = threading.Event()
         self._tail_shown = threading.Event()
         if not paint_first:  # no viewer waiting to paint: index straight away
             self._tail_shown.set()
@@ -74,13 +75,19 @@ class LogDocument:
         self._thread.start()
         return self
 
-    def close(self) -> None:
-        """Stop the thread and any search, and close the source."""
+    def close(self, wait: bool = False) -> None:
+        """Stop the thread and any search; the source is closed by whoever finishes last.
+
+        Does not block unless `wait` (the viewer calls this on unmount, on the UI thread).
+        """
         self._stop.set()
+        self._tail_shown.set()
         if self.search is not None:
             self.search.cancel()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=2)
+            if not wait:
+                return  # the thread closes the source on its way out
+            self._thread.join(timeout=5)
         if self.source is not None:
             self.source.close()
 
@@ -101,6 +108,11 @@ class LogDocument:
         if self.index is None or not self.size:
             return 0.0
         return min(1.0, self.index.indexed_bytes / self.size)
+
+    def wait_tail(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the first tail window (or an error); True if there is one."""
+        self._tail_ready.wait(timeout)
+        return self.tail is not None
 
     def tail_shown(self) -> None:
         """The viewer painted the tail window: indexing may start competing for the CPU."""
@@ -152,6 +164,10 @@ class LogDocument:
         except Exception as exc:  # reported in the status line, never raised into the UI
             self.error = f"{type(exc).__name__}: {exc}"
             self._notify()
+        finally:
+            self._tail_ready.set()
+            if self._stop.is_set() and self.source is not None:
+                self.source.close()
 
     def _load(self) -> None:
         """Tail window, then the full index, of the current source."""
@@ -159,6 +175,7 @@ class LogDocument:
         assert source is not None
         self.size = source.size()
         self.tail = TailWindow(source, self.tail_bytes, self.size)
+        self._tail_ready.set()
         self._notify()
         # Paint before indexing: the first screen should not share the CPU (or the GIL) with
         # the index or the numpy import (paint_first=True: the viewer calls tail_shown()).
@@ -199,19 +216,26 @@ class LogDocument:
         source = self.source
         assert source is not None
         while not self._stop.wait(self.poll_interval):
-            check = source.check()
-            if check.change is Change.ROTATED:
-                self._reset("rotated", reopen=True)
-            elif check.change is Change.TRUNCATED:
-                self._reset("truncated", reopen=False)
-            elif check.change is Change.GONE:
-                self.event = "deleted"
+            try:
+                self._poll(source)
+            except OSError as exc:  # e.g. the new file vanished between stat and open: retry
+                self.event = f"{type(exc).__name__}: {exc}"
                 self._notify()
-            elif check.change is Change.GREW:
-                self._grow(check.size)
-            elif self._fingerprint and self._read_fingerprint(self.index.indexed_bytes) != self._fingerprint:
-                # Rewritten in place to the same size (copytruncate + writes between polls).
-                self._reset("truncated", reopen=False)
+
+    def _poll(self, source: Source) -> None:
+        check = source.check()
+        if check.change is Change.ROTATED:
+            self._reset("rotated", reopen=True)
+        elif check.change is Change.TRUNCATED:
+            self._reset("truncated", reopen=False)
+        elif check.change is Change.GONE:
+            self.event = "deleted"
+            self._notify()
+        elif check.change is Change.GREW:
+            self._grow(check.size)
+        elif self._fingerprint and self._read_fingerprint(self.index.indexed_bytes) != self._fingerprint:
+            # Rewritten in place to the same size (copytruncate + writes between polls).
+            self._reset("truncated", reopen=False)
 
     def _grow(self, size: int) -> None:
         index = self.index

@@ -1,4 +1,4 @@
-"""Where lines start: a compact line index built block by block, and the tail window shown first.
+"""Where lines start: a compact line index, built block by block in the background.
 
 The index keeps, per 1 MB block, the number of newlines before the block and the first
 timestamp in it: 16 bytes per MB, about 16 KB for a 1 GB file, whatever the line count.
@@ -20,7 +20,6 @@ import numpy as np
 
 from .levels import parse_timestamp
 from .source import Source
-from .tail import LineMap, TailWindow, read_line  # noqa: F401  (re-exported)
 
 BLOCK_SIZE = 1 << 20
 _BLOCK_CACHE = 24
@@ -44,6 +43,7 @@ class LineIndex:
         self._last_nl = -1  # offset of the last newline seen
         self._cache: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._cum_view: np.ndarray = np.empty(0, dtype=np.int64)
         self._buf = bytearray(block_size)
 
     # -- building ---------------------------------------------------------------------
@@ -139,10 +139,18 @@ class LineIndex:
                 self._cache.popitem(last=False)
         return offsets
 
+    def _cum_array(self) -> np.ndarray:
+        """Newlines-before-block as numpy, copied only when a block was added (once per MB)."""
+        view = self._cum_view
+        if len(view) != len(self._cum):
+            with self._lock:
+                view = np.frombuffer(self._cum, dtype=np.int64).copy()
+            self._cum_view = view
+        return view
+
     def newline_offset(self, k: int) -> int:
         """Byte offset of the k-th newline (0-based)."""
-        with self._lock:
-            cum = np.frombuffer(self._cum, dtype=np.int64).copy()
+        cum = self._cum_array()
         block = int(np.searchsorted(cum, k, side="right")) - 1
         while True:
             offsets = self.block_newlines(block)
@@ -171,16 +179,18 @@ class LineIndex:
         """Vectorised `line_at_offset` for ascending offsets within the indexed part."""
         offsets = np.asarray(offsets, dtype=np.int64)
         out = np.empty(len(offsets), dtype=np.int64)
-        with self._lock:
-            cum = np.frombuffer(self._cum, dtype=np.int64).copy()
+        cum = self._cum_array()
         if len(cum) == 0:
             out[:] = 0
             return out
         blocks = np.minimum(offsets // self.block_size, len(cum) - 1)
-        for block in np.unique(blocks):
-            sel = blocks == block
-            nl = self.block_newlines(int(block))
-            out[sel] = cum[block] + np.searchsorted(nl, offsets[sel], side="left")
+        # offsets are ascending, so each block's offsets are one contiguous run
+        starts = np.flatnonzero(np.concatenate(([True], blocks[1:] != blocks[:-1])))
+        ends = np.append(starts[1:], len(offsets))
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            block = int(blocks[a])
+            nl = self.block_newlines(block)
+            out[a:b] = cum[block] + np.searchsorted(nl, offsets[a:b], side="left")
         return out
 
     def block_timestamps(self) -> np.ndarray:

@@ -80,7 +80,7 @@ class LogView(ScrollView, can_focus=True):
     BINDINGS = [
         Binding("f", "toggle_follow", "Follow", id="logview.follow"),
         Binding("g,home", "top", "Top", show=False, id="logview.top"),
-        Binding("G,end", "bottom", "Bottom", id="logview.bottom"),
+        Binding("G,end", "bottom", "Bottom", show=False, id="logview.bottom"),
         Binding("up,k", "cursor(-1)", "Up", show=False, id="logview.up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="logview.down"),
         Binding("pageup,b", "page(-1)", "Page up", show=False, id="logview.page_up"),
@@ -89,7 +89,7 @@ class LogView(ScrollView, can_focus=True):
         Binding("right", "pan(8)", "Right", show=False, id="logview.right"),
         Binding("colon", "prompt('line')", "Go to line", id="logview.goto_line"),
         Binding("percent_sign", "prompt('percent')", "Go to %", show=False, id="logview.goto_percent"),
-        Binding("t", "prompt('time')", "Go to time", id="logview.goto_time"),
+        Binding("t", "prompt('time')", "Go to time", show=False, id="logview.goto_time"),
         Binding("slash", "prompt('search')", "Search", id="logview.search"),
         Binding("n", "next_match(1)", "Next", show=False, id="logview.next"),
         Binding("N", "next_match(-1)", "Previous", show=False, id="logview.previous"),
@@ -98,9 +98,9 @@ class LogView(ScrollView, can_focus=True):
         Binding("ampersand", "toggle_filter", "Filter", id="logview.filter"),
         Binding("escape", "clear_search", "Clear", show=False, id="logview.clear"),
         Binding("w", "toggle_wrap", "Wrap", id="logview.wrap"),
-        Binding("m", "mark", "Mark", id="logview.mark"),
-        Binding("s", "prompt('save')", "Save", id="logview.save"),
-        Binding("c", "copy_line", "Copy", id="logview.copy"),
+        Binding("m", "mark", "Mark", show=False, id="logview.mark"),
+        Binding("s", "prompt('save')", "Save", show=False, id="logview.save"),
+        Binding("c", "copy_line", "Copy", show=False, id="logview.copy"),
         Binding("enter", "open_line", "Open line", show=False, id="logview.open_line"),
     ]
 
@@ -195,6 +195,12 @@ class LogView(ScrollView, can_focus=True):
 
     def on_mount(self) -> None:
         self._doc.start()
+        # A local tail is ready in ~1 ms: wait that long so the first frame is the log, not an
+        # empty box (saves a whole frame on the way to the first screen). A slow (remote)
+        # source just misses the window and arrives through the usual message.
+        if self._doc.wait_tail(0.02):
+            self._doc.take_changes()
+            self._sync(0)
 
     def on_unmount(self) -> None:
         self._doc.close()
@@ -225,18 +231,23 @@ class LogView(ScrollView, can_focus=True):
             return
         at_bottom = self._at_bottom()
         switched = lines is not self._lines or doc.generation != self._generation
-        old_count, self._line_count = self._line_count, lines.line_count
+        self._line_count = lines.line_count
+        anchor = None  # top line to keep on screen when the tail window gives way to the index
+        fresh = False  # first lines, or a new file after rotation: start at the end
         if switched:
             old, self._lines = self._lines, lines
-            if doc.generation != self._generation:
+            if doc.generation != self._generation:  # another file (rotation) or truncated
                 self.marks.clear()
+                self._strips.clear()
                 old = None
             self._generation = doc.generation
-            self._strips.clear()
-            self.cursor = self._remap(old, lines, self.cursor)
-        elif self._line_count != old_count:
-            # The last line may have been partial; it is re-read.
-            self._strips.pop((old_count - 1, self._generation, doc.indexed), None)
+            if old is not None and self.marks:  # marks made on the tail window keep their bytes
+                self.marks = {self._same_line(old, lines, m) for m in self.marks}
+            if old is not None and old.line_count:
+                anchor = self._same_line(old, lines, int(self.scroll_offset.y))
+            else:
+                fresh = True
+            self.cursor = self._remap(old, lines, self.cursor, at_bottom)
         if self._search_pending and doc.indexed:
             self._search_pending = False
             self._start_search()
@@ -252,27 +263,34 @@ class LogView(ScrollView, can_focus=True):
             last = self.cursor >= self.line_count - 1
             if target is not None and (target > self.cursor or search.done or last):
                 self._search_jumped = True
+                self._update_virtual_size()
                 self._goto_line(target)
-                at_bottom = False
+                at_bottom, anchor = False, None
         self._update_virtual_size()
         if self._open_at_top and doc.indexed:
             self._open_at_top = False
             self.cursor = 0
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
-        elif self.follow and at_bottom:
+        elif self.follow and at_bottom or fresh:
             self._scroll_bottom()
+        elif anchor is not None:
+            self.scroll_to(y=anchor, animate=False, immediate=True, force=True)
         elif appended and not switched:
             self.new_lines += appended
         self.refresh()
 
-    def _remap(self, old, new, cursor: int) -> int:
+    def _remap(self, old, new, cursor: int, at_bottom: bool) -> int:
         """Keep the cursor on the same bytes when the tail window gives way to the index."""
         if new.line_count == 0:
             return 0
-        if old is None or old.line_count == 0 or self.follow and self._at_bottom():
+        if old is None or old.line_count == 0 or self.follow and at_bottom:
             return new.line_count - 1
+        return self._same_line(old, new, cursor)
+
+    @staticmethod
+    def _same_line(old, new, line: int) -> int:
         try:
-            offset = old.line_span(min(cursor, old.line_count - 1))[0]
+            offset = old.line_span(min(line, old.line_count - 1))[0]
             return min(new.line_at_offset(offset), new.line_count - 1)
         except (IndexError, ValueError):
             return new.line_count - 1
@@ -283,8 +301,13 @@ class LogView(ScrollView, can_focus=True):
     def _content_height(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)  # last row: status
 
+    @property
+    def _numbered(self) -> bool:
+        """True once the rendered lines come from the index (real line numbers)."""
+        return self._lines is not None and self._lines is self._doc.index
+
     def _gutter_width(self) -> int:
-        return len(f"{self.line_count:,}") + 2 if self._doc.indexed else 3
+        return len(f"{self.line_count:,}") + 2 if self._numbered else 3
 
     def _update_virtual_size(self) -> None:
         rows = self.row_count
@@ -314,17 +337,19 @@ class LogView(ScrollView, can_focus=True):
         self.new_lines = 0
         top = max(0, rows - self._content_height) if not self.wrap else self._wrap_top_for_end()
         self.scroll_to(y=top, animate=False, immediate=True, force=True)
-        # A horizontal scrollbar appearing in the next layout steals a row: settle again.
-        self.call_after_refresh(self._settle_bottom, rows)
+        # Before the first layout (or when a scrollbar appears) the height is not final yet:
+        # settle again once it is.
+        self.call_after_refresh(self._settle_bottom, rows, self.cursor)
 
-    def _settle_bottom(self, rows: int) -> None:
-        if self.follow and rows == self.row_count and not self._at_bottom():
+    def _settle_bottom(self, rows: int, cursor: int) -> None:
+        # Only if nothing moved the cursor since (a key press may come before this runs).
+        if self.cursor == cursor and rows == self.row_count and not self._at_bottom():
             top = max(0, rows - self._content_height) if not self.wrap else self._wrap_top_for_end()
             self.scroll_to(y=top, animate=False, immediate=True, force=True)
 
     def _wrap_top_for_end(self) -> int:
         width = max(1, self.scrollable_content_region.width - self._gutter_width())
-        rows, used, row = self.row_count, 0, self.row_count - 1
+        used, row = 0, self.row_count - 1
         while row > 0:
             used += self._wrapped_height(self._row_line(row), width)
             if used > self._content_height:
@@ -375,16 +400,15 @@ class LogView(ScrollView, can_focus=True):
     def _gutter(self, line: int) -> Strip:
         gw = self._gutter_width()
         mark = "●" if line in self.marks else " "
-        number = f"{line + 1:,}" if self._doc.indexed else "~"
+        number = f"{line + 1:,}" if self._numbered else "~"
         style = self.get_component_rich_style("logview--gutter")
         mark_style = self.get_component_rich_style("logview--mark")
         return Strip([Segment(mark, mark_style), Segment(number.rjust(gw - 2) + " ", style)], gw)
 
-    def _line_text(self, line: int) -> Text:
-        lines = self._lines or self._doc.lines
+    def _line_text(self, span: tuple[int, int]) -> Text:
         try:
-            data, cut = read_line(self._doc.source, lines.line_span(line), DISPLAY_CAP)
-        except (IndexError, ValueError, AttributeError):
+            data, cut = read_line(self._doc.source, span, DISPLAY_CAP)
+        except (OSError, ValueError, AttributeError):
             return Text("")
         plain = decode_for_display(data, cut)
         text = Text(plain, style=self.rich_style)
@@ -403,14 +427,21 @@ class LogView(ScrollView, can_focus=True):
         return text
 
     def _line_strip(self, line: int) -> tuple[Strip, int]:
-        key = (line, self._generation, self._doc.indexed)
+        """The line's styled text as a strip, cached by its byte span.
+
+        Keyed by bytes, not line number: the strips survive the switch from the tail window
+        to the index (same bytes, new numbers), and a growing last line (new end) is re-read.
+        """
+        try:
+            span = (self._lines or self._doc.lines).line_span(line)
+        except (IndexError, ValueError, AttributeError):
+            return Strip([]), 0
+        key = (span, self._generation)
         hit = self._strips.get(key)
         if hit is not None:
             self._strips.move_to_end(key)
             return hit
-        text = self._line_text(line)
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments)
+        strip = Strip(list(self._line_text(span).render(self.app.console)))
         hit = (strip, strip.cell_length)
         self._strips[key] = hit
         if len(self._strips) > _STRIP_CACHE:
@@ -482,6 +513,19 @@ class LogView(ScrollView, can_focus=True):
         return Strip([Segment(text, style)], width)
 
     # -- actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # escape only means something here while a search is active; otherwise it goes on
+        # to the screen (k9s-style "back").
+        if action == "clear_search":
+            return self.query is not None or self.filtering
+        return True
+
+    def on_click(self, event) -> None:
+        row = int(self.scroll_offset.y) + event.y
+        if not self.wrap and 0 <= event.y < self._content_height and row < self.row_count:
+            self.cursor = self._row_line(row)
+            self.refresh()
 
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
@@ -580,6 +624,12 @@ class LogView(ScrollView, can_focus=True):
     def _notice(self, text: str) -> None:
         self.message = text
         self.refresh()
+        self.set_timer(5, lambda: self._clear_notice(text))
+
+    def _clear_notice(self, text: str) -> None:
+        if self.message == text:
+            self.message = ""
+            self.refresh()
 
     def search(self, query: Query) -> None:
         """Start a search (cancelling any other); the first hit is shown as soon as found."""
@@ -655,12 +705,20 @@ class LogView(ScrollView, can_focus=True):
         self.action_cursor(1)
 
     def action_copy_line(self) -> None:
-        lines = self._doc.lines
-        if lines is None or not self.line_count:
+        if self._doc.lines is not None and self.line_count:
+            self._copy_line(self.cursor)
+
+    @work(thread=True, group="logview-copy")
+    def _copy_line(self, line: int) -> None:
+        """Read the line (up to 16 MB) off the UI thread, then hand it to the clipboard."""
+        try:
+            data, cut = read_line(self._doc.source, self._doc.lines.line_span(line), COPY_CAP)
+        except (IndexError, ValueError, AttributeError):
             return
-        data, _ = read_line(self._doc.source, lines.line_span(self.cursor), COPY_CAP)
-        self.app.copy_to_clipboard(decode_plain(data))
-        self._notice(f"copied line {self.cursor + 1:,}")
+        text = decode_plain(data)
+        note = f"copied line {line + 1:,}" + (f" (first {COPY_CAP >> 20} MB)" if cut else "")
+        self.app.call_from_thread(self.app.copy_to_clipboard, text)
+        self.app.call_from_thread(self._notice, note)
 
     def _save(self, target: str) -> None:
         lines = sorted(self.marks) or self.visible_lines()
@@ -691,8 +749,8 @@ class LogView(ScrollView, can_focus=True):
         if lines is None or not self.line_count:
             return
         start, end = lines.line_span(self.cursor)
-        if end - start <= DISPLAY_CAP and not self.wrap:
-            self.action_toggle_wrap()  # short line: wrapping shows it whole
+        if end - start <= DISPLAY_CAP:
+            self._notice("this line is shown whole (w wraps long lines)")
             return
         self._open_whole_line(start, end)
 
