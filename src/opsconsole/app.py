@@ -12,13 +12,11 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from opsconsole.domain import policy
-from opsconsole.domain.models import RunSpec
 from opsconsole.services.context import Context
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
-from opsconsole.ui.screens.status import StatusScreen
 from opsconsole.ui.theming import discover_themes
 
 # Screens other than Status are imported when first shown: the first frame stays fast.

@@ -5,9 +5,8 @@ recovery. No timed asserts: every wait polls with a generous timeout."""
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Button
 
-from airflow_helpers import finished_run, run_id, running_task, until
+from airflow_helpers import finished_run, run_id, running_task
 from opsconsole.app import OpsConsole
 from opsconsole.config.settings import parse_config
 from opsconsole.domain.states import State

@@ -9,7 +9,8 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from opsconsole.ui.widgets.log_view import LogView, Prompt
+from opsconsole.ui.screens.line_prompt import LinePrompt as Prompt
+from opsconsole.ui.widgets.log_view import LogView
 
 TIMEOUT = 30.0
 
@@ -227,7 +228,7 @@ async def test_hostile_lines_render(tmp_path):
         assert "bytes, press enter" in view.line_text(2)  # cut marker at the end of the 3 MB line
         await type_prompt(pilot, "colon", "3")
         await pilot.press("enter")  # opens the whole line, folded, in its own viewer
-        from opsconsole.ui.widgets.log_view import WholeLine
+        from opsconsole.ui.screens.whole_line import WholeLine
 
         await until(pilot, lambda: isinstance(app.screen, WholeLine), "whole line screen")
         inner = app.screen.query_one(LogView)

@@ -19,7 +19,7 @@ from opsconsole.backends.airflow import (
     AirflowSettings,
     AirflowTaskInstance,
 )
-from opsconsole.domain.items import Column, Item, human_seconds
+from opsconsole.domain.items import Column, Item
 from opsconsole.domain.states import State
 from opsconsole.services.airflow_logs import AirflowLogSpool, LogJob
 

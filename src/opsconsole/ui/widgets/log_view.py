@@ -19,15 +19,11 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Input, Label
 
 from opsconsole.logs.follow import LogDocument
 from opsconsole.logs.levels import detect_level, parse_user_time
@@ -44,34 +40,6 @@ _LEVEL_CLASSES = {
     "INFO": "logview--info",
     "DEBUG": "logview--debug",
 }
-
-
-class Prompt(ModalScreen[str | None]):
-    """A one-line question at the bottom of the screen; dismisses with the text or None."""
-
-    DEFAULT_CSS = """
-    Prompt { align: left bottom; background: $background 30%; }
-    Prompt > Vertical { height: auto; width: 100%; background: $panel; padding: 0 1; }
-    Prompt Input { border: none; height: 1; padding: 0; }
-    """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="logview.prompt.cancel")]
-
-    def __init__(self, label: str, value: str = "") -> None:
-        super().__init__()
-        self._label = label
-        self._value = value
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(self._label)
-            yield Input(value=self._value)
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class LogView(ScrollView, can_focus=True):
@@ -575,7 +543,9 @@ class LogView(ScrollView, can_focus=True):
             value = self.query.pattern
         elif kind == "save":
             value = str(self._path.with_name(self._path.name + ".saved.log"))
-        self.app.push_screen(Prompt(self._PROMPTS[kind], value), lambda text: self._answer(kind, text))
+        from opsconsole.ui.screens.line_prompt import LinePrompt
+
+        self.app.push_screen(LinePrompt(self._PROMPTS[kind], value), lambda text: self._answer(kind, text))
 
     def _answer(self, kind: str, text: str | None) -> None:
         if not text:
@@ -767,39 +737,9 @@ class LogView(ScrollView, can_focus=True):
                     break
                 out.write(chunk + b"\n")
                 pos += len(chunk)
+        from opsconsole.ui.screens.whole_line import WholeLine
+
         self.app.call_from_thread(self.app.push_screen, WholeLine(name, self.cursor + 1))
-
-
-class WholeLine(ModalScreen[None]):
-    """One very long line, folded into rows, in its own LogView (search works there too)."""
-
-    DEFAULT_CSS = """
-    WholeLine { align: center middle; }
-    WholeLine > Vertical { width: 95%; height: 90%; border: round $accent; }
-    """
-    BINDINGS = [Binding("escape,q", "close", "Close", id="logview.line.close")]
-
-    def __init__(self, path: str, line: int) -> None:
-        super().__init__()
-        self._file = path
-        self._line = line
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = f"line {self._line:,} (folded every {DISPLAY_CAP} bytes)"
-            view = LogView(self._file, follow=False)
-            view.wrap = True
-            view._open_at_top = True
-            yield view
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def on_unmount(self) -> None:
-        try:
-            os.unlink(self._file)
-        except OSError:
-            pass
 
 
 def _human(size: int) -> str:

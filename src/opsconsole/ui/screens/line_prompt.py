@@ -1,0 +1,38 @@
+"""A one-line question docked at the bottom (the log viewer's jump, search and save prompts)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+
+class LinePrompt(ModalScreen[str | None]):
+    """A one-line question at the bottom of the screen; dismisses with the text or None."""
+
+    DEFAULT_CSS = """
+    LinePrompt { align: left bottom; background: $background 30%; }
+    LinePrompt > Vertical { height: auto; width: 100%; background: $panel; padding: 0 1; }
+    LinePrompt Input { border: none; height: 1; padding: 0; }
+    """
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="logview.prompt.cancel")]
+
+    def __init__(self, label: str, value: str = "") -> None:
+        super().__init__()
+        self._label = label
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._label)
+            yield Input(value=self._value)
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
