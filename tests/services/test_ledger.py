@@ -327,3 +327,17 @@ def test_process_identity_helpers() -> None:
     if start is not None:
         assert not process_alive(me, str(int(start) + 1))  # same pid, another process
     assert not process_alive(2**22 + 7)
+
+
+def test_processes_creating_the_same_new_ledger_at_once_all_succeed(tmp_path: Path) -> None:
+    # two `opsconsole kill` started together on a fresh data dir once hit "database is locked"
+    code = ("import sys; from pathlib import Path; from opsconsole.services.ledger import Ledger; "
+            "Ledger(Path(sys.argv[1])).close()")
+    for round_ in range(5):
+        path = tmp_path / f"round{round_}" / "ledger.sqlite3"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+        with Ledger(path) as ledger:
+            assert ledger.pragma("journal_mode") == "wal"

@@ -24,6 +24,7 @@ from typing import Any
 
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State, normalize_state
+from opsconsole.services.lock import FileLock
 from opsconsole.services.procs import process_alive, process_start_time
 
 LOCAL_TARGET = "local"
@@ -184,10 +185,14 @@ class Ledger:
             str(self.path), timeout=30.0, check_same_thread=False, isolation_level=None
         )
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # Switching a new database to WAL can answer SQLITE_BUSY at once (no busy wait) when
+        # two processes create it together (two `opsconsole kill` at the same moment): the
+        # set-up is serialised by a lock file beside it.
+        with FileLock(self.path.with_name(self.path.name + ".lock")).hold():
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
         self._owner_pid = os.getpid()
         self._owner_start = process_start_time(self._owner_pid)
 

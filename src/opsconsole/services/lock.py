@@ -8,9 +8,11 @@ lock when the holder dies, so a crashed holder never wedges the next one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -69,6 +71,17 @@ class FileLock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             finally:
                 os.close(fd)
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Blocking form, for code that is already off the event loop (opening the ledger)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
 
     async def __aenter__(self) -> FileLock:
         await self.acquire()
