@@ -197,7 +197,7 @@ async def test_wrap_mark_save_copy(log, tmp_path):
         await pilot.press("m", "m")
         assert view.marks == {0, 1} and view.cursor == 2
         target = tmp_path / "saved.log"
-        await type_prompt(pilot, "s", str(target))
+        await type_prompt(pilot, "S", str(target))
         await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 2, "saved")
         assert target.read_text().splitlines()[1].startswith("2023-10-05 07:00:00,001 DEBUG step 1 ")
         copied = []
@@ -332,6 +332,6 @@ async def test_search_toggles_percent_key_and_save_visible_range(log, tmp_path):
         await type_prompt(pilot, "percent_sign", "100")
         assert view.cursor == 4999
         target = tmp_path / "visible.log"
-        await type_prompt(pilot, "s", str(target))  # nothing marked: the visible range
+        await type_prompt(pilot, "S", str(target))  # nothing marked: the visible range
         await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 11, "saved")
         assert target.read_text().splitlines()[-1].startswith("2023-10-05 07:08:19,999 ERROR step 4999 ")

@@ -51,7 +51,7 @@ class LogView(ScrollView, can_focus=True):
         Binding("G,end", "bottom", "Bottom", show=False, id="logview.bottom"),
         Binding("up,k", "cursor(-1)", "Up", show=False, id="logview.up"),
         Binding("down,j", "cursor(1)", "Down", show=False, id="logview.down"),
-        Binding("pageup,b", "page(-1)", "Page up", show=False, id="logview.page_up"),
+        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="logview.page_up"),
         Binding("pagedown,space", "page(1)", "Page down", show=False, id="logview.page_down"),
         Binding("left", "pan(-8)", "Left", show=False, id="logview.left"),
         Binding("right", "pan(8)", "Right", show=False, id="logview.right"),
@@ -67,7 +67,7 @@ class LogView(ScrollView, can_focus=True):
         Binding("escape", "clear_search", "Clear", show=False, id="logview.clear"),
         Binding("w", "toggle_wrap", "Wrap", id="logview.wrap"),
         Binding("m", "mark", "Mark", show=False, id="logview.mark"),
-        Binding("s", "prompt('save')", "Save", show=False, id="logview.save"),
+        Binding("S", "prompt('save')", "Save", show=False, id="logview.save"),
         Binding("c", "copy_line", "Copy", show=False, id="logview.copy"),
         Binding("enter", "open_line", "Open line", show=False, id="logview.open_line"),
     ]
