@@ -61,8 +61,9 @@ class OpsConsole(App):
         self.theme = wanted if wanted in names else "opsconsole"
         if wanted not in names:
             errors.append(f"profile {self.context.profile.name!r}: no theme {wanted!r} (have: {', '.join(sorted(names))})")
-        self.env_colour = self.theme_variables.get("env-label-background", self.env_colour) \
-            if self.context.profile.production or wanted != "opsconsole" else self.env_colour
+        # the environment label: the theme's colour, but always red on a production profile
+        if not self.context.profile.production:
+            self.env_colour = self.theme_variables.get("env-label-background", self.env_colour)
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
         for error in errors:
@@ -251,6 +252,12 @@ class OpsConsole(App):
 
         self.push_screen(KillSwitchModal(ks.plan(), profile.name, profile.environment), callback=_armed)
 
+    def _kill_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.notify(f"the kill-switch engine failed: {type(exc).__name__}: {exc} — check every system by hand",
+                        title="KILL-SWITCH", severity="error", timeout=60, markup=False)
+
     def _fire(self, ks) -> None:
         """Fire on the app's loop (not the results screen's): hiding the table never cancels it."""
         results = KillResultsScreen(ks.plan())
@@ -262,5 +269,6 @@ class OpsConsole(App):
             await self._refresh_halt()
 
         self._kill_task = asyncio.create_task(_run())
+        self._kill_task.add_done_callback(self._kill_done)
         self.halted = True
         self.push_screen(results)
