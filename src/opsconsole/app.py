@@ -189,7 +189,7 @@ class OpsConsole(App):
             self.notify(f"{label}: run {ids}", title="launched", markup=False)
             await self.switch_mode("status")
             for pane in self.screen.query("SourcePane"):
-                pane.refresh_now()
+                pane.refresh_now(select=str(records[0].id) if records and pane.source.key == "local" else None)
 
         self.run_worker(_launch(), group="launch")
 

@@ -63,6 +63,7 @@ class SourcePane(Vertical):
         self.sort_column: str | None = None
         self.sort_reverse = False
         self.status = PollStatus()
+        self._select_next: str | None = None
         self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
 
     def compose(self) -> ComposeResult:
@@ -186,6 +187,8 @@ class SourcePane(Vertical):
                         table.update_cell(new.key, key, value)
         else:
             cursor_key = self._shown[table.cursor_row].key if self._shown and 0 <= table.cursor_row < len(self._shown) else None
+            if self._select_next is not None and any(it.key == self._select_next for it in shown):
+                cursor_key, self._select_next = self._select_next, None
             table.clear()
             for it in shown:
                 table.add_row(*(self._cell(it, k) for k in keys), key=it.key)
@@ -194,11 +197,18 @@ class SourcePane(Vertical):
                     if it.key == cursor_key:
                         table.move_cursor(row=idx)
                         break
-        was_empty = not self._shown
         self._shown = shown
         self._update_title()
-        if was_empty and shown:
-            self.post_message(self.Highlighted(self, self.selected))
+        self._announce_selection()
+
+    def _announce_selection(self) -> None:
+        """Tell the screen when the selected item, or its log, changes (a run gets its log
+        file only once it starts: the tail must follow it then, not at the next keypress)."""
+        item = self.selected
+        seen = (item.key, item.log_path) if item is not None else None
+        if seen != getattr(self, "_announced", None):
+            self._announced = seen
+            self.post_message(self.Highlighted(self, item))
 
     def _tick(self) -> None:
         table = self.table
@@ -216,7 +226,7 @@ class SourcePane(Vertical):
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        self.post_message(self.Highlighted(self, self.selected))
+        self._announce_selection()
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -355,5 +365,7 @@ class SourcePane(Vertical):
     def resume(self) -> None:
         self.poller.resume()
 
-    def refresh_now(self) -> None:
+    def refresh_now(self, select: str | None = None) -> None:
+        """Poll now; `select` puts the cursor on that item once it shows up (a new launch)."""
+        self._select_next = select
         self.poller.poke()
