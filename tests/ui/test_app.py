@@ -81,6 +81,10 @@ async def test_launch_runs_shows_in_status_then_succeeds_in_runs_and_log(make_ap
         await wait_for(pilot, lambda: any(it.state == State.RUNNING for it in pane.items))
         table = pane.query_one(DataTable)
         assert "running" in str(table.get_row_at(0)[1])
+        # the new run is selected and its log follows in the tail as soon as it exists
+        run = _runs(app)[0]
+        await wait_for(pilot, lambda: [str(v.path) for v in app.screen.query("#tail LogView")]
+                       == [_runs(app)[0].log_path])
         # its log follows in Logs
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.current_mode == "logs" and app.screen.tabs.tab_count == 1)
