@@ -87,6 +87,7 @@ class LocalRunsSource:
                     "ended_at": run.ended_at.isoformat() if run.ended_at else None,
                     "exit_code": run.exit_code, "pid": run.pid, "attempt": run.attempt,
                     "result_dir": run.result_dir, "log_path": run.log_path, "error": run.error,
+                    "external_id": run.external_id,
                     "sweep_point": run.sweep_point,
                 },
             )
@@ -127,6 +128,7 @@ class LedgerRunsSource(LocalRunsSource):
         Column("exit", "EXIT", 4),
         Column("attempt", "TRY", 3, optional=True),
         Column("age", "AGE", 7, optional=True),
+        Column("external", "EXTERNAL ID", 20, optional=True),
         Column("params", "PARAMETERS", None),
     )
     interval = 2.0
@@ -146,6 +148,7 @@ class LedgerRunsSource(LocalRunsSource):
         for item in items:
             d = item.detail
             item.cells["target"] = d["target"]
+            item.cells["external"] = d["external_id"] or (f"pid {d['pid']}" if d["pid"] else "")
             item.cells["started"] = item.started_at.strftime("%Y-%m-%d %H:%M:%S") if item.started_at else ""
             item.cells["params"] = " ".join(f"{k}={v}" for k, v in (d["parameters"] or {}).items())
         return items
