@@ -86,6 +86,32 @@ class OpsConsole(App):
             for header in screen.query(OpsHeader):
                 header.halted = self.halted
 
+    # --- quitting ---------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit, unless it would cancel a kill-switch that is firing; warn when queued runs
+        would never start (running ones live on and are picked up next time)."""
+        if self._kill_task is not None and not self._kill_task.done():
+            self.notify("the kill-switch is still firing: quit when its steps have ended",
+                        title="not quitting", severity="error", timeout=8)
+            self.bell()
+            return
+        pending = []
+        if self.context.has_runner:
+            pending = await asyncio.to_thread(self.context.runner.pending_ids)
+        if pending:
+            self.run_worker(self._confirm_quit(pending), group="quit", exclusive=True)
+            return
+        self.exit()
+
+    async def _confirm_quit(self, pending: list[int]) -> None:
+        ids = ", ".join(map(str, pending))
+        if await self.push_screen_wait(ConfirmScreen(
+                "Quit with runs still queued?",
+                f"Run(s) {ids} have not started (or wait for a retry): they need opsconsole running "
+                "and will be recorded as skipped. Runs already started keep running.",
+                confirm_label="Quit anyway")):
+            self.exit()
+
     # --- navigation -------------------------------------------------------------------------
     def action_show_screen(self, name: str) -> None:
         if self.current_mode != name:

@@ -244,8 +244,18 @@ async def _launch(context, args) -> int:
         return 2
     for record in records:
         print(record.id if record.external_id is None else f"{record.id} {record.external_id}", flush=True)
-    if preset.target != "local" or args.no_wait:
+    if preset.target != "local":
         return 0
+    if args.no_wait:
+        # the runner lives in this process: return once every run has started (its process is
+        # in its own session and outlives us) or ended; never-started runs would be skipped
+        from opsconsole.domain.states import State
+
+        while True:
+            now = [context.ledger.get_run(r.id) for r in records]
+            if all(r.state.final or (r.state == State.RUNNING and r.pid) for r in now):
+                return 0
+            await asyncio.sleep(0.05)
     await context.runner.wait([r.id for r in records])
     final = [context.ledger.get_run(r.id) for r in records]
     for run in final:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from opsconsole.config import paths
@@ -77,4 +78,20 @@ def test_launch_refused_while_halted():
     out = cli("launch", "local-sample", "--set", "steps=1")
     assert out.returncode == 2 and "HALTED" in out.stderr
     assert ledger.list_runs() == []
+    ledger.close()
+
+
+def test_no_wait_returns_once_the_run_has_started_and_it_goes_on_alone():
+    out = cli("launch", "local-sample", "--no-wait", "--set", "steps=20", "--set", "interval=0.05")
+    assert out.returncode == 0, out.stderr
+    (run_id,) = [int(x) for x in out.stdout.split()]
+    ledger = Ledger(Ledger.default_path(paths.profile_dir("local")))
+    run = ledger.get_run(run_id)
+    assert run.state == State.RUNNING and run.pid
+    for _ in range(600):  # the run outlives the CLI; a later reconcile settles it from its exit code
+        ledger.reconcile()
+        if ledger.get_run(run_id).state.final:
+            break
+        time.sleep(0.05)
+    assert ledger.get_run(run_id).state == State.SUCCESS
     ledger.close()

@@ -153,3 +153,40 @@ def test_malformed_kind_names_file_line_and_key():
 def test_every_shipped_kind_parses():
     names = {parse_kind(p.read_text(), str(p)).name for p in BUILTIN_DIR.glob("*.toml")}
     assert names == {"broker-only", "full-system", "local-sample"}
+
+
+@pytest.mark.parametrize("text,where", [
+    ('name = "k"\n[[params]]\nname = "a"\nmin = "0"\n', (4, "params[0].min")),
+    ('name = "k"\nconf = "x"\n', (2, "conf")),
+    ('name = "k"\nparams = "x"\n', (2, "params")),
+    ('name = 3\n', (1, "name")),
+    ('name = "k"\n[[params]]\nname = "a"\nderive = { nope = 1 }\n', (4, "params[0].derive.nope")),
+    ('name = "k"\n[[params]]\nname = "a"\n[[params]]\nname = "a"\n', (5, "params[1].name")),
+])
+def test_kind_files_of_the_wrong_shape_are_problems_not_crashes(text, where):
+    with pytest.raises(KindError) as err:
+        parse_kind(text, "k.toml")
+    assert where in [(p.line, p.key) for p in err.value.problems]
+
+
+@pytest.mark.parametrize("text,where", [
+    ('kind = "local-sample"\nairflow = "x"\n', (2, "airflow")),
+    ('kind = "local-sample"\n[local]\nparallelism = "4"\n', (3, "local.parallelism")),
+    ('kind = "local-sample"\n[local]\nparallelism = 0\n', (3, "local.parallelism")),
+    ('kind = "local-sample"\n[sweep]\nseed = 3\n', (3, "sweep.seed")),
+    ('kind = "local-sample"\ntarget = "ecs"\n', (2, "target")),
+    ('kind = "local-sample"\ntarget = "airflow"\n', (2, "target")),
+])
+def test_presets_of_the_wrong_shape_are_problems_not_crashes(catalog, tmp_path, text, where):
+    with pytest.raises(PresetError) as err:
+        parse_preset(text, tmp_path / "p.toml", catalog.kinds)
+    assert where in [(p.line, p.key) for p in err.value.problems]
+
+
+def test_a_broken_kind_file_does_not_hide_the_others(tmp_path):
+    from opsconsole.config.kinds import load_kinds
+
+    (tmp_path / "bad.toml").write_bytes(b"\xff\xfe not utf-8")
+    (tmp_path / "good.toml").write_text('name = "g"\nprogram = ["x"]\n')
+    found = load_kinds([tmp_path])
+    assert list(found.kinds) == ["g"] and found.problems[0].file.endswith("bad.toml")

@@ -190,6 +190,18 @@ class LocalRunner:
     def run_ids(self) -> list[int]:
         return list(self._tasks)
 
+    def pending_ids(self) -> list[int]:
+        """Runs this runner still has to start or retry: they need this process alive (a run
+        already started lives on in its own session when opsconsole exits)."""
+        pending = []
+        for run_id, task in self._tasks.items():
+            if task.done():
+                continue
+            record = self.ledger.get_run(run_id)
+            if record is not None and (record.state in (State.QUEUED, State.UP_FOR_RETRY) or record.pid is None):
+                pending.append(run_id)
+        return pending
+
     async def stop_all(self, grace: float | None = None) -> StopReport:
         """Stop this runner's active runs (see :func:`stop_local_runs`) and wait for its tasks."""
         mine = [i for i, t in self._tasks.items() if not t.done()]

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsconsole.config.schema import AnyValue, Bool, List, Num, Str, Table
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import QUOTES, TYPES, Derive, Param, ParamError
 from opsconsole.domain.problems import Problem
 
-_PARAM_KEYS = {f.name for f in fields(Param)}
-_DERIVE_KEYS = {f.name for f in fields(Derive)}
-_KIND_KEYS = {"name", "description", "program", "params", "conf"}
-_CONF_KEYS = {"command_key", "params"}
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "kinds"
 
 
@@ -23,51 +20,46 @@ class KindSet:
     problems: list[Problem] = field(default_factory=list)
 
 
+_DERIVE = Table({"template": Str(), "base": Str(), "add_seconds": Str(), "offset_seconds": Num()})
+_PARAM = Table({
+    "name": Str(), "type": Str(choices=TYPES), "flag": Str(), "default": AnyValue(), "required": Bool(),
+    "help": Str(nonempty=False), "unit": Str(nonempty=False), "min": Num(), "max": Num(), "gt": Num(),
+    "lt": Num(), "choices": List(Str()), "item": Str(choices=TYPES), "quote": Str(choices=QUOTES),
+    "value": Str(), "shell_only": Bool(), "derive": _DERIVE, "conf_key": Str(), "in_conf": Bool(),
+}, required=("name",), what="[[params]] table")
+_KIND = Table({
+    "name": Str(), "description": Str(nonempty=False), "program": List(Str()),
+    "params": AnyValue(), "conf": Table({"command_key": Str(), "params": Bool()}),
+}, required=("name",))
+
+
 def parse_kind(text: str, source: str) -> RunKind:
     """One kind file; raises KindError listing every problem with file:line: key."""
     doc = CheckedToml(text, source, KindError)
-    raw, bad = doc.raw, doc.bad
-    doc.unknown_keys(raw, _KIND_KEYS)
-    name = raw.get("name")
-    if not isinstance(name, str) or not name:
-        bad(("name",), "missing or empty")
-    program = raw.get("program", [])
-    if not isinstance(program, list) or not all(isinstance(p, str) for p in program):
-        bad(("program",), "expected a list of strings (the argv before the parameters)")
-        program = []
-    conf = raw.get("conf", {})
-    doc.unknown_keys(conf, _CONF_KEYS, ("conf",))
+    raw = doc.raw
+    bad = doc.bad
+    for path, message in _KIND.check({k: v for k, v in raw.items() if k != "params"}, ()):
+        bad(path, message)
+    bodies = raw.get("params", [])
+    if not isinstance(bodies, list):
+        bad(("params",), "expected an array of tables ([[params]])")
+        bodies = []
+    doc.raise_if_any()
+    name, program, conf = raw["name"], raw.get("program", []), raw.get("conf", {})
     params: list[Param] = []
     seen: set[str] = set()
-    for i, body in enumerate(raw.get("params", [])):
+    for i, body in enumerate(bodies):
         path = ("params", i)
-        if not isinstance(body, dict):
-            bad(path, "expected a table")
-            continue
-        unknown = [k for k in body if k not in _PARAM_KEYS]
-        for k in unknown:
-            bad((*path, k), "unknown key")
-        if unknown:
-            continue
-        pname = body.get("name")
-        if not isinstance(pname, str) or not pname:
-            bad((*path, "name"), "missing or empty")
-            continue
-        if pname in seen:
-            bad((*path, "name"), f"duplicate parameter {pname!r}")
-        seen.add(pname)
-        ptype = body.get("type", "str")
-        if ptype not in TYPES:
-            bad((*path, "type"), f"unknown type {ptype!r} (known: {', '.join(TYPES)})")
-            continue
-        if body.get("quote", "auto") not in QUOTES:
-            bad((*path, "quote"), f"must be one of {', '.join(QUOTES)}")
-            continue
+        shape = list(_PARAM.check(body, path))
+        for where, message in shape:
+            bad(where, message)
+        if shape:
+            continue  # a param of the wrong shape is not built (its problems are listed)
+        if body["name"] in seen:
+            bad((*path, "name"), f"duplicate parameter {body['name']!r}")
+        seen.add(body["name"])
         derive = body.get("derive")
         if derive is not None:
-            if not isinstance(derive, dict) or set(derive) - _DERIVE_KEYS:
-                bad((*path, "derive"), f"expected a table with keys among {', '.join(sorted(_DERIVE_KEYS))}")
-                continue
             derive = Derive(**derive)
         kwargs = dict(body)
         kwargs["choices"] = tuple(body.get("choices", ()))
@@ -113,8 +105,8 @@ def load_kinds(dirs: list[Path] | None = None) -> KindSet:
             except KindError as exc:
                 found.problems += exc.problems
                 continue
-            except (OSError, UnicodeDecodeError) as exc:
-                found.problems.append(Problem(str(path), 1, "(file)", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem, never a crash
+                found.problems.append(Problem(str(path), 1, "(file)", f"{type(exc).__name__}: {exc}"))
                 continue
             found.kinds.setdefault(kind.name, kind)
     return found

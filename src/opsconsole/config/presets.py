@@ -21,15 +21,21 @@ from typing import Any, Iterable
 
 import tomlkit
 
+from opsconsole.config.schema import AnyValue, List, MapOf, Str, Table
+from opsconsole.config.settings import LOCAL_SCHEMA
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import ParamError
 from opsconsole.domain.problems import Problem
 
 TARGETS = ("local", "airflow")
-_TOP = {"kind", "target", "description", "values", "sweep", "airflow", "local"}
-_AIRFLOW = {"dag_id", "run_id_prefix"}
-_LOCAL = {"parallelism", "retries", "abort_on_error", "incremental"}
+_PRESET = Table({
+    "kind": Str(), "target": Str(choices=TARGETS), "description": Str(nonempty=False),
+    "values": MapOf(AnyValue()), "sweep": MapOf(List(AnyValue())),
+    "airflow": Table({"dag_id": Str(), "run_id_prefix": Str()}),
+    # the profile's local-runner settings, minus the stop grace (a profile's business)
+    "local": Table({k: v for k, v in LOCAL_SCHEMA.fields.items() if k != "grace"}),
+}, required=("kind",))
 
 
 class PresetError(FileProblems):
@@ -53,31 +59,18 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     """One preset; raises PresetError listing every problem."""
     doc = CheckedToml(text, str(path), PresetError)
     raw, bad = doc.raw, doc.bad
-    doc.unknown_keys(raw, _TOP)
-    kind_name = raw.get("kind")
-    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    for where, message in _PRESET.check(raw, ()):
+        bad(where, message)
+    doc.raise_if_any()  # the shapes are right from here on; now the values against the kind
+    kind_name = raw["kind"]
+    kind = kinds.get(kind_name)
     if kind is None:
-        bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})"
-            if kind_name else "missing: which run kind this preset is for")
+        bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})")
     target = raw.get("target", "local")
-    if target not in TARGETS:
-        bad(("target",), f"must be one of {', '.join(TARGETS)}")
-    for table, known in (("airflow", _AIRFLOW), ("local", _LOCAL)):
-        body = raw.get(table, {})
-        if not isinstance(body, dict):
-            bad((table,), "expected a table")
-            continue
-        doc.unknown_keys(body, known, (table,))
     if target == "airflow" and not raw.get("airflow", {}).get("dag_id"):
-        bad(("airflow",), "target airflow needs airflow.dag_id")
+        bad(("target",), "target airflow needs the DAG to trigger: [airflow] dag_id = \"...\"")
     values = raw.get("values", {})
     sweep = raw.get("sweep", {})
-    if not isinstance(values, dict):
-        bad(("values",), "expected a table")
-        values = {}
-    if not isinstance(sweep, dict):
-        bad(("sweep",), "expected a table of lists")
-        sweep = {}
     if kind is not None:
         _, errors = kind.validate(values)
         for name, reason in errors.items():
@@ -89,7 +82,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
             if name not in names:
                 bad(("sweep", name), f"unknown parameter of kind {kind.name!r}")
                 continue
-            if not isinstance(options, list) or not options:
+            if not options:
                 bad(("sweep", name), "expected a non-empty list of values to sweep over")
                 continue
             for option in options:
@@ -117,8 +110,8 @@ def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[l
                 found[path.stem] = parse_preset(path.read_text(encoding="utf-8"), path, kinds)
             except PresetError as exc:
                 problems += exc.problems
-            except (OSError, UnicodeDecodeError) as exc:
-                problems.append(Problem(str(path), 1, "(file)", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem, never a crash
+                problems.append(Problem(str(path), 1, "(file)", f"{type(exc).__name__}: {exc}"))
     return list(found.values()), problems
 
 

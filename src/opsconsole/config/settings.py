@@ -17,7 +17,7 @@ from opsconsole.domain.problems import Problem
 LOCAL = "local"
 PRODUCTION_LABELS = {"PROD", "PRODUCTION", "LIVE"}
 
-_LOCAL = Table({
+LOCAL_SCHEMA = _LOCAL = Table({
     "parallelism": Num(integer=True, min=1, max=256),
     "retries": Num(integer=True, min=0, max=100),
     "abort_on_error": Bool(),

@@ -50,6 +50,13 @@ class AirflowTarget:
             for index, spec in enumerate(plan.specs, start=1):
                 run_id = airflow_run_id(plan.preset, index, now)
                 record = await asyncio.to_thread(ledger.create_run, spec)
+                # a kill-switch fired mid-sweep must not be overtaken by the rest of the sweep
+                if await asyncio.to_thread(ledger.halt_latch) is not None:
+                    record = await asyncio.to_thread(ledger.update_run, record.id, state=State.SKIPPED,
+                                                     error="HALTED before it was triggered",
+                                                     ended_at=datetime.now(timezone.utc))
+                    records.append(record)
+                    continue
                 try:
                     run = await client.trigger(dag_id, spec.conf, run_id=run_id,
                                                note=f"opsconsole run {record.id} ({plan.preset.name})")

@@ -42,6 +42,10 @@ class Context:
         return self.data_dir / "runs"
 
     @property
+    def has_runner(self) -> bool:
+        return self._runner is not None
+
+    @property
     def runner(self):
         """The local runner (the embedded default backend)."""
         if self._runner is None:
