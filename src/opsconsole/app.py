@@ -47,6 +47,7 @@ class OpsConsole(App):
         self.context = context
         self.user_keymap = dict(context.config.keys)
         self.halted = False
+        self.latch = None
         self.env_colour = "#d70000" if context.profile.production else "#3b82c4"
         self._kill_results: KillResultsScreen | None = None
         self._kill_task: asyncio.Task | None = None
@@ -68,8 +69,8 @@ class OpsConsole(App):
             self.set_keymap(self.user_keymap)
         for error in errors:
             self.notify(error, title="theme", severity="warning", markup=False)
-        self.halted = self.context.ledger.halt_latch() is not None
         self.switch_mode("status")
+        self.refresh_halt()
         # another process (`opsconsole kill`, a colleague's console) may set or release the latch
         self.set_interval(2.0, self.refresh_halt)
 
@@ -79,6 +80,7 @@ class OpsConsole(App):
 
     async def _refresh_halt(self) -> None:
         latch = await asyncio.to_thread(self.context.ledger.halt_latch)
+        self.latch = latch
         self.halted = latch is not None
         from opsconsole.ui.widgets.header import OpsHeader
 
@@ -151,7 +153,9 @@ class OpsConsole(App):
 
     # --- one path for actions that change the world ----------------------------------------------
     def refusal(self, action: str) -> str | None:
-        latch = self.context.ledger.halt_latch() if action == policy.LAUNCH else None
+        # the latch as last read (every 2 s, off the event loop); the runner and the Airflow
+        # target check the ledger itself again when they launch
+        latch = self.latch if action == policy.LAUNCH else None
         p = self.context.profile
         return policy.refusal(action, profile=p.name, readonly=p.readonly, halt=latch)
 
@@ -196,7 +200,7 @@ class OpsConsole(App):
         label = f"{plan.preset.name}: {count} run{'s' if count != 1 else ''} → {plan.target_label}"
 
         async def _launch() -> None:
-            if profile.production:
+            if policy.needs_confirmation(policy.LAUNCH, production=profile.production):
                 ok = await self.push_screen_wait(ConfirmScreen(
                     f"Launch on {profile.environment}?",
                     f"{label}\non profile {profile.name} [{profile.environment}].",

@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="override a parameter (repeatable); a list is space separated")
     launch.add_argument("--dry-run", action="store_true", help="print what would be sent; launch nothing")
     launch.add_argument("--no-wait", action="store_true", help="local runs: return once started")
+    launch.add_argument("--yes", action="store_true", help="production profiles: do not ask for confirmation")
 
     tail = sub.add_parser("tail", help="open the log viewer on files")
     tail.add_argument("paths", nargs="+")
@@ -237,6 +238,11 @@ async def _launch(context, args) -> int:
     if reason:
         print(f"refused: {reason}", file=sys.stderr)
         return 2
+    if (policy.needs_confirmation(policy.LAUNCH, production=profile.production) and not args.yes
+            and not _confirm(f"Launch {len(plan.specs)} run(s) of {preset.name} on {profile.environment}?",
+                             profile.environment)):
+        print("cancelled", file=sys.stderr)
+        return 1
     try:
         records = await launch(context, plan)
     except Exception as exc:  # noqa: BLE001 - reported, exit non-zero

@@ -78,7 +78,7 @@ async def test_trigger_logs_cache_and_clear_reruns(server, client, tmp_path):
 
     # the finished log, streamed into a spool (v2: NDJSON rendered as text; v1: plain text), cached
     spool = AirflowLogSpool(client, tmp_path / "spool")
-    job = spool.open(tis["emit_lines"])
+    job = await spool.open(tis["emit_lines"])
     await asyncio.wait_for(job.task, 120)
     assert job.state == DONE and job.error is None
     text = job.path.read_text()
@@ -86,9 +86,9 @@ async def test_trigger_logs_cache_and_clear_reruns(server, client, tmp_path):
     if server.major == 3:
         assert any(line.split(" ")[1:3] == ["INFO", "task.stdout"] for line in text.splitlines()
                    if "line 000000" in line), "rendered as `timestamp level logger event`"
-    again = spool.open(tis["emit_lines"])
+    again = await spool.open(tis["emit_lines"])
     assert again is job or (again.state == DONE and again.task is None)
-    fresh = AirflowLogSpool(client, tmp_path / "spool").open(tis["emit_lines"])
+    fresh = await AirflowLogSpool(client, tmp_path / "spool").open(tis["emit_lines"])
     assert fresh.state == DONE and fresh.task is None  # cached on disk: no request at all
 
     # clear with downstream: really re-runs (try 2), earlier tries stay readable
@@ -107,7 +107,7 @@ async def test_trigger_logs_cache_and_clear_reruns(server, client, tmp_path):
     source = AirflowTasksSource(AirflowHub(client.settings, tmp_path / "spool2", client=client), DEMO, rid)
     items = await source.fetch()
     assert [i.key for i in items] == ["bash_echo#2", "bash_echo#1", "emit_lines#2", "emit_lines#1"]
-    old = source.start_log(items[3])
+    old = await source.start_log(items[3])
     await old.wait_ready()
     await asyncio.wait_for(old.task, 120)
     assert "line 002999" in old.path.read_text()
@@ -121,7 +121,7 @@ async def test_mark_run_failed_while_task_runs_and_follow_log(server, client, tm
     await client.trigger(DEMO, {"lines": 100000, "sleep": 0.05, "experiment": "long"}, run_id=rid)
     ti = await running_task(client, DEMO, rid, "emit_lines")
     spool = AirflowLogSpool(client, tmp_path / "spool")
-    job = spool.open(ti)  # running: followed with the continuation token
+    job = await spool.open(ti)  # running: followed with the continuation token
     await job.wait_ready()
     await until(lambda: _grown(job.path, "line 000"), 120, "followed log grows")
     assert job.state == "following"
@@ -152,7 +152,7 @@ async def test_set_task_state_and_mapped_indexes(server, client, tmp_path):
     sq1 = tis[2]
     assert sq1.map_index == 1 and sq1.key == "square[1]#1"
     assert [t.map_index for t in await client.task_tries(MAPPED, rid, "square", 1)] == [1]
-    job = AirflowLogSpool(client, tmp_path / "spool").open(sq1)
+    job = await AirflowLogSpool(client, tmp_path / "spool").open(sq1)
     await asyncio.wait_for(job.task, 120)
     assert "square of 1 is 1" in job.path.read_text()
     changed = await client.set_task_state(MAPPED, rid, "square", "failed", map_index=1)

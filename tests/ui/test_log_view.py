@@ -281,8 +281,10 @@ async def test_tail_app_tabs_and_gzip(tmp_path):
         f.write(lines)
     app = TailApp([str(plain), str(packed)])
     async with app.run_test(size=(100, 20)) as pilot:
-        views = list(app.query(LogView))
-        assert len(views) == 2
+        # the .gz tab's LogView is mounted once a worker has created its spool file
+        await until(pilot, lambda: len(app.query(LogView)) == 2, "both views mounted")
+        views = sorted(app.query(LogView), key=lambda view: view.id)
+        assert app.focused is views[0]
         await until(pilot, lambda: views[1].line_count == 60_000, "gunzipped spool indexed")
         await until(pilot, lambda: views[0].line_count == 300, "plain indexed")
         app.query_one("TabbedContent").active = "tab-1"
@@ -335,3 +337,86 @@ async def test_search_toggles_percent_key_and_save_visible_range(log, tmp_path):
         await type_prompt(pilot, "S", str(target))  # nothing marked: the visible range
         await until(pilot, lambda: target.exists() and target.read_text().count("\n") == 11, "saved")
         assert target.read_text().splitlines()[-1].startswith("2023-10-05 07:08:19,999 ERROR step 4999 ")
+
+
+async def test_save_refuses_the_viewed_file_and_survives_truncation(log, tmp_path):
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 12)) as pilot:
+        view = await ready(pilot)
+        original = log.read_bytes()
+        (tmp_path / "hard.log").hardlink_to(log)
+        (tmp_path / "soft.log").symlink_to(log)
+        for name in (log, tmp_path / "hard.log", tmp_path / "soft.log"):
+            view.message = ""
+            await type_prompt(pilot, "S", str(name))
+            await until(pilot, lambda: "not saved" in view.message, f"save onto {name.name} refused")
+            assert "being viewed" in view.message
+            assert log.read_bytes() == original  # not truncated
+        # Truncated under the viewer: the numbers taken before no longer apply.
+        lines, generation = view._lines, view._generation
+        target = tmp_path / "out.log"
+        log.write_text("fresh\n")
+        await until(pilot, lambda: view.document.generation > generation and view.line_count == 1, "reset")
+        view.message = ""
+        view._save_lines(target, lines, generation, [4000, 4999])
+        await until(pilot, lambda: "not saved" in view.message, "stale save refused")
+        assert "truncated" in view.message
+        # A line number past the end (line_span raises IndexError) and no line map at all:
+        # reported, and the app keeps running.
+        view.message = ""
+        view._save_lines(target, view._lines, view._generation, [10**6])
+        await until(pilot, lambda: "save failed: IndexError" in view.message, "failed save reported")
+        view.message = ""
+        view._save_lines(target, None, view._generation, [0])
+        await until(pilot, lambda: "not saved" in view.message, "nothing to save")
+        assert app.is_running and app.return_code is None
+        await type_prompt(pilot, "S", str(target))  # and a normal save still works
+        await until(pilot, lambda: target.exists() and target.read_text() == "fresh\n", "saved")
+
+
+async def test_moving_away_pauses_follow(log):
+    """less/lnav: leaving the end (a search hit, a key) stops new lines from moving the view;
+    they are counted instead, and G or f resumes following."""
+    app = ViewApp(log)
+    async with app.run_test(size=(120, 12)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: "FOLLOW" in screen_text(view).splitlines()[-1], "following")
+        await type_prompt(pilot, "slash", "needle")
+        await until(pilot, lambda: view.document.search and view.document.search.done, "search")
+        await until(pilot, lambda: view.cursor == 7, "first hit")
+        assert view.follow and not view.tracking
+        assert "paused" in screen_text(view).splitlines()[-1]
+        on_screen = view.visible_lines()
+        write_lines(log, 5, start=5000, mode="a")
+        await until(pilot, lambda: view.new_lines == 5, "+N new lines")
+        status = screen_text(view).splitlines()[-1]
+        assert "+5 new lines" in status and "paused" in status
+        assert view.visible_lines() == on_screen and view.cursor == 7
+        await pilot.press("G")
+        assert view.tracking and view.new_lines == 0 and view.visible_lines()[-1] == 5004
+        assert "FOLLOW" in screen_text(view).splitlines()[-1]
+        await pilot.press("escape", "k")  # one line up from the end: paused too
+        assert not view.tracking and "paused" in screen_text(view).splitlines()[-1]
+        write_lines(log, 1, start=5005, mode="a")
+        await until(pilot, lambda: view.new_lines == 1, "counted, not followed")
+        assert view.cursor == 5003 and view.visible_lines()[-1] == 5004
+        await pilot.press("f")  # resumes (follow was never turned off)
+        assert view.follow and view.tracking and view.visible_lines()[-1] == 5005
+        await pilot.press("f")  # now it turns follow off
+        assert not view.follow and "paused" in screen_text(view).splitlines()[-1]
+
+
+async def test_tail_app_single_gz_is_mounted_and_focused(tmp_path):
+    import gzip
+
+    from opsconsole.ui.tail_app import TailApp
+
+    packed = tmp_path / "only.log.gz"
+    with gzip.open(packed, "wt") as f:
+        f.write("".join(f"line {i}\n" for i in range(100)))
+    app = TailApp([str(packed)])
+    async with app.run_test(size=(100, 20)) as pilot:
+        await until(pilot, lambda: app.query(LogView), "view mounted")
+        view = app.query_one(LogView)
+        await until(pilot, lambda: view.line_count == 100 and app.focused is view, "indexed and focused")
+        await until(pilot, lambda: "line 99" in screen_text(view), "tail painted")

@@ -10,6 +10,10 @@ Traps handled here (see the API notes in docs/airflow.md): `dry_run` defaults to
 and (v1) task patches; v1's clear needs `reset_dag_runs: true` to really re-run; v2's trigger
 needs `logical_date: null`; v1 logs need an explicit Accept; v2 answers 401 without a token and
 403 with an expired one (both re-authenticate once).
+
+Secrets never leave this module in text: the settings' repr hides the credentials and any
+userinfo in the URL, every URL shown goes through `redact_url`, and the Authorization header is
+added by an httpx auth callable so that no frame of ours holds it (a crash dump prints locals).
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ import base64
 import dataclasses
 import fnmatch
 import os
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from opsconsole.backends.airflow_models import (
     AirflowDag,
@@ -39,11 +44,31 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AirflowAuthError", "AirflowClient", "AirflowDag", "AirflowError", "AirflowRun", "AirflowSettings",
-    "AirflowTaskInstance", "LogChunk",
+    "AirflowTaskInstance", "LogChunk", "redact_url",
 ]
 
 PAGE = {2: 100, 3: 50}  # page sizes: v1 (Airflow 2) and v2 (Airflow 3) defaults
 PAGE_CONCURRENCY = 4  # pages of a big listing fetched at once after the first
+
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
+
+
+def redact_url(url: str) -> str:
+    """`url` safe to show: any userinfo (`user:pass@`) becomes `***@`. A URL too mangled to parse
+    (an unencoded `/` or `#` in the password) is redacted up to its last `@`: better to hide
+    too much than a password."""
+    text = str(url)
+    match = _SCHEME.match(text)
+    if match is None or "@" not in match.group(2):
+        return text
+    try:
+        parts = urlsplit(text)
+        if "@" in parts.netloc and "@" not in "".join(parts[2:]):
+            return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    except ValueError:
+        pass
+    return match.group(1) + "***@" + match.group(2).rpartition("@")[2]
 
 
 class AirflowError(Exception):
@@ -61,11 +86,12 @@ class AirflowAuthError(AirflowError):
 
 @dataclass(frozen=True)
 class AirflowSettings:
-    """A profile's `[airflow]` table, with the credentials read from the named env vars."""
+    """A profile's `[airflow]` table, with the credentials read from the named env vars.
+    Its repr shows neither the credentials nor any userinfo of the URL."""
 
     url: str
-    username: str | None = None
-    password: str | None = None
+    username: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
     dags: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     verify_tls: bool = True
@@ -83,6 +109,16 @@ class AirflowSettings:
                    tags=tuple(table.get("tags") or ()), verify_tls=bool(table.get("verify_tls", True)),
                    timeout=float(table.get("timeout", 30.0)), poll_interval=float(table.get("poll_interval", 5.0)),
                    username_env=user_env, password_env=pass_env)
+
+    def __repr__(self) -> str:  # dataclass keeps a __repr__ defined here: the URL is redacted too
+        shown = ", ".join(f"url={self.shown_url!r}" if f.name == "url" else f"{f.name}={getattr(self, f.name)!r}"
+                          for f in dataclasses.fields(self) if f.repr)
+        return f"{type(self).__name__}({shown})"
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be printed (userinfo redacted)."""
+        return redact_url(self.url)
 
     def wants(self, dag_id: str) -> bool:
         """True if `dag_id` matches one of the profile's glob patterns (no patterns: every DAG)."""
@@ -146,7 +182,7 @@ class AirflowClient:
             else:
                 r2 = await http.get("/api/v1/health")
                 if r2.status_code != 200:
-                    raise AirflowError(r2.status_code, f"no Airflow REST API at {self.settings.url} "
+                    raise AirflowError(r2.status_code, f"no Airflow REST API at {self.settings.shown_url} "
                                        f"(/api/v2/monitor/health → {r3.status_code}, /api/v1/health → {r2.status_code})")
                 self._major = 2
         return self._major
@@ -154,13 +190,16 @@ class AirflowClient:
     async def _prefix(self) -> str:
         return "/api/v2" if await self.major() == 3 else "/api/v1"
 
-    def _require_credentials(self) -> tuple[str, str]:
+    def _require_credentials(self) -> None:
         s = self.settings
         if not s.username or s.password is None:
             missing = [name for name, value in ((s.username_env, s.username), (s.password_env, s.password))
                        if name and value is None] or ["username_env/password_env (not configured)"]
             raise AirflowAuthError(401, f"Airflow credentials missing: set {', '.join(missing)}")
-        return s.username, s.password
+
+    def _login_body(self) -> dict[str, str]:
+        self._require_credentials()
+        return {"username": self.settings.username or "", "password": self.settings.password or ""}
 
     async def _login(self, stale: str | None) -> str:
         """A JWT from /auth/token (Airflow 3); one login even when many requests need it at once."""
@@ -169,20 +208,26 @@ class AirflowClient:
         async with self._auth_lock:
             if self._token is not None and self._token != stale:
                 return self._token  # someone else already renewed it
-            user, password = self._require_credentials()
-            r = await self._http().post("/auth/token", json={"username": user, "password": password})
+            # the body is built in a helper so that no frame here holds the password
+            r = await self._http().post("/auth/token", json=self._login_body())
             if r.status_code not in (200, 201):
-                raise AirflowAuthError(r.status_code, f"login as {user!r} refused: {_detail(r)}", "POST", "/auth/token")
+                raise AirflowAuthError(r.status_code, f"login as {self.settings.username!r} refused: {_detail(r)}",
+                                       "POST", "/auth/token")
             self._token = r.json()["access_token"]
             return self._token
 
-    async def _auth(self) -> dict[str, str]:
-        """The Authorization header: basic (Airflow 2) or the bearer JWT (Airflow 3)."""
+    async def _auth(self) -> "Callable[[httpx.Request], httpx.Request]":
+        """An httpx auth callable adding the Authorization header: basic (Airflow 2) or the
+        bearer JWT (Airflow 3). The header lives only in the request, never in a local of the
+        caller's frame (crash dumps print locals); an explicit auth also stops httpx from
+        turning userinfo in the URL into credentials."""
         if await self.major() == 2:
-            user, password = self._require_credentials()
-            return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-        token = self._token or await self._login(None)
-        return {"Authorization": f"Bearer {token}"}
+            self._require_credentials()
+            return _header_auth("Basic " + base64.b64encode(
+                f"{self.settings.username}:{self.settings.password}".encode()).decode())
+        if self._token is None:
+            await self._login(None)
+        return _header_auth(f"Bearer {self._token}")
 
     async def request(self, method: str, path: str, *, params: Any = None, json: Any = None,
                       headers: Mapping[str, str] | None = None, timeout: Any = None) -> "httpx.Response":
@@ -190,8 +235,8 @@ class AirflowClient:
         on 401/403; raises AirflowError for any other non-2xx."""
         url = await self._prefix() + path
         for attempt in (1, 2):
-            hdrs = {"Accept": "application/json", **(headers or {}), **await self._auth()}
-            kwargs: dict[str, Any] = {"params": params, "json": json, "headers": hdrs}
+            hdrs = {"Accept": "application/json", **(headers or {})}
+            kwargs: dict[str, Any] = {"params": params, "json": json, "headers": hdrs, "auth": await self._auth()}
             if timeout is not None:
                 kwargs["timeout"] = timeout
             r = await self._http().request(method, url, **kwargs)
@@ -386,9 +431,8 @@ class AirflowClient:
         timeout = httpx.Timeout(self.settings.timeout, read=None)
         params = {"map_index": ti.map_index, "full_content": "true"}
         for attempt in (1, 2):
-            headers = {"Accept": accept, **await self._auth()}
-            request = self._http().build_request("GET", url, params=params, headers=headers, timeout=timeout)
-            response = await self._http().send(request, stream=True)
+            request = self._http().build_request("GET", url, params=params, headers={"Accept": accept}, timeout=timeout)
+            response = await self._http().send(request, stream=True, auth=await self._auth())
             try:
                 if response.status_code in (401, 403) and attempt == 1 and major == 3:
                     await self._login(self._token)
@@ -420,6 +464,16 @@ class AirflowClient:
             return LogChunk(text, next_token, len(lines))
         text = _v1_log_text(content or "")
         return LogChunk(text, next_token, text.count("\n"))
+
+
+def _header_auth(value: str) -> "Callable[[httpx.Request], httpx.Request]":
+    """An httpx auth callable setting the Authorization header (a closure: its repr shows nothing)."""
+
+    def apply(request: "httpx.Request") -> "httpx.Request":
+        request.headers["Authorization"] = value
+        return request
+
+    return apply
 
 
 def _v1_log_text(content: str) -> str:

@@ -23,3 +23,9 @@ def refusal(action: str, *, profile: str, readonly: bool, halt: HaltLatch | None
         return (f"HALTED since {halt.set_at:%Y-%m-%d %H:%M:%S} UTC by {halt.by} ({halt.reason}): launches are "
                 f"refused until the latch is released (Runs screen: R, or `opsconsole release`).")
     return None
+
+
+def needs_confirmation(action: str, *, production: bool) -> bool:
+    """Actions on a production profile are confirmed by naming the environment, in the UI and
+    headless alike (the kill-switch has its own arm-then-fire confirmation)."""
+    return production and action in DESTRUCTIVE and action != KILLSWITCH

@@ -90,6 +90,11 @@ class LocalFileSource:
     def complete(self) -> bool:
         return False
 
+    @property
+    def identity(self) -> tuple[int, int]:
+        """`(st_dev, st_ino)` of the open file: what a writer must never truncate."""
+        return self._identity
+
     def size(self) -> int:
         """Size of the open file (not of whatever the name points at now)."""
         with self._lock:

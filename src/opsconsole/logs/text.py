@@ -12,6 +12,7 @@ _CONTROLS = {c: 0x2400 + c for c in range(32)}
 _CONTROLS[0x7F] = 0x2421
 del _CONTROLS[9]
 
+DISPLAY_CAP = 4096  # bytes of a line read for display; the rest is behind CUT_MARKER
 CUT_MARKER = " …[+{n:,} bytes, press enter to open the whole line]"
 
 

@@ -8,7 +8,7 @@ viewer opens by path (and follows while it grows).
   makes the server re-read the whole log, so the interval grows with the log's size.
 * The server thinks before its first byte (about 0.14 s per MB on Airflow 3): a `LogJob` says
   whether it is still "preparing", so the UI can say so; nothing here blocks the event loop
-  (parsing and writing run in a thread, in batches).
+  (every file operation, parsing and writing run in a thread, in batches).
 """
 
 from __future__ import annotations
@@ -107,9 +107,11 @@ class AirflowLogSpool:
     def _marker(path: Path) -> Path:
         return path.with_name(path.name + ".complete")
 
-    def open(self, ti: AirflowTaskInstance, try_number: int | None = None, *, running: bool | None = None) -> LogJob:
+    async def open(self, ti: AirflowTaskInstance, try_number: int | None = None, *,
+                   running: bool | None = None) -> LogJob:
         """The job spooling this try's log: cached when complete, shared while in progress,
-        else started now (streamed if the try is over, followed if it runs)."""
+        else started now (streamed if the try is over, followed if it runs). Returns without
+        waiting for the log (the disk is looked at in a thread)."""
         tn = try_number or ti.try_number
         path = self.path_for(ti, tn)
         job = self._jobs.get(path)
@@ -117,21 +119,38 @@ class AirflowLogSpool:
             return job
         label = f"{ti.dag_id} {ti.run_id} {ti.label} try {tn}"
         job = LogJob(path, label)
-        if self._marker(path).exists() and path.exists():
-            job.state, job.size = DONE, path.stat().st_size
+        self._jobs[path] = job  # claimed before the thread hop: a second open meanwhile shares it
+        try:
+            cached = await asyncio.to_thread(self._prepare, path)
+        except BaseException as exc:  # the claimed job would wait forever: release it, then say why
+            self._jobs.pop(path, None)
+            job.error = f"{type(exc).__name__}: {exc}"
+            job.state = FAILED
             job._got_data()
-            self._jobs[path] = job
+            raise
+        if cached is not None:
+            job.state, job.size = DONE, cached
+            job._got_data()
             return job
-        path.parent.mkdir(parents=True, exist_ok=True)
         if running is None:
             running = ti.state.active and tn == ti.try_number
         job.task = asyncio.create_task(self._follow(ti, tn, job) if running else self._download(ti, tn, job),
                                        name=f"airflow-log {label}")
-        self._jobs[path] = job
         return job
 
+    def _prepare(self, path: Path) -> int | None:
+        """(In a thread.) The size of a complete cached spool, else None after making its folder."""
+        if self._marker(path).exists() and path.exists():
+            return path.stat().st_size
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return None
+
     async def _download(self, ti: AirflowTaskInstance, try_number: int, job: LogJob) -> None:
-        writer = SpoolWriter(job.path)
+        try:
+            writer = await asyncio.to_thread(SpoolWriter, job.path)
+        except OSError as exc:
+            await self._finish(job, f"{type(exc).__name__}: {exc}")
+            return
         error = None
         try:
             async with self.client.stream_log(ti, try_number) as (kind, chunks):
@@ -147,7 +166,7 @@ class AirflowLogSpool:
                             await self._write(writer, job, kind, bytes(pending[:cut]))
                             del pending[:cut]
                 if pending:
-                    await self._write(writer, job, kind, bytes(pending) + (b"" if kind == "ndjson" else b""))
+                    await self._write(writer, job, kind, bytes(pending))
         except asyncio.CancelledError:
             error = "cancelled"
             raise
@@ -155,7 +174,7 @@ class AirflowLogSpool:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             await asyncio.to_thread(writer.finish, error)
-            self._finish(job, error)
+            await self._finish(job, error)
 
     async def _write(self, writer: SpoolWriter, job: LogJob, kind: str, data: bytes) -> None:
         def work() -> tuple[int, int]:
@@ -173,7 +192,11 @@ class AirflowLogSpool:
             job._got_data()
 
     async def _follow(self, ti: AirflowTaskInstance, try_number: int, job: LogJob) -> None:
-        writer = SpoolWriter(job.path)
+        try:
+            writer = await asyncio.to_thread(SpoolWriter, job.path)
+        except OSError as exc:
+            await self._finish(job, f"{type(exc).__name__}: {exc}")
+            return
         error = None
         token: str | None = None
         try:
@@ -200,13 +223,16 @@ class AirflowLogSpool:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             await asyncio.to_thread(writer.finish, error)
-            self._finish(job, error)
+            await self._finish(job, error)
 
-    def _finish(self, job: LogJob, error: str | None) -> None:
+    async def _finish(self, job: LogJob, error: str | None) -> None:
+        if not error:
+            try:
+                await asyncio.to_thread(self._marker(job.path).touch)
+            except OSError:  # the spool is whole, only not cached: the next open fetches it again
+                pass
         job.error = error
         job.state = FAILED if error else DONE
-        if not error:
-            self._marker(job.path).touch()
         job._got_data()
 
     async def close(self) -> None:

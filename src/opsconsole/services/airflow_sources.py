@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.backends.airflow import (
@@ -38,6 +39,9 @@ def _fmt(dt) -> str:
 class AirflowHub:
     """What the Airflow sources of one profile share: the client and the log spool."""
 
+    # one hub per Context (keyed by identity: a Context is not hashable), gone with the Context
+    _shared: dict[int, "AirflowHub"] = {}
+
     def __init__(self, settings: AirflowSettings, spool_root, client: AirflowClient | None = None) -> None:
         self.settings = settings
         self.client = client or AirflowClient(settings)
@@ -45,10 +49,25 @@ class AirflowHub:
 
     @classmethod
     def for_context(cls, context: "Context") -> "AirflowHub":
+        """The profile's shared hub: every call for the same `context` returns the same hub, so
+        the Status pane, the Runs screen's sync and anything else share one client (one login,
+        one version detection per session) and one log spool. Cheap after the first call (no
+        request is made here: the client connects on first use). A new hub is made only when
+        the profile's Airflow settings changed (e.g. its credential variables)."""
         settings = AirflowSettings.from_profile(context.profile.airflow or {})
-        return cls(settings, context.data_dir / "spool" / "airflow")
+        key = id(context)
+        hub = cls._shared.get(key)
+        if hub is None or hub.settings != settings:
+            hub = cls(settings, context.data_dir / "spool" / "airflow")
+            if key not in cls._shared:
+                weakref.finalize(context, cls._shared.pop, key, None)
+            cls._shared[key] = hub
+        return hub
 
     async def close(self) -> None:
+        """Stop the log jobs and close the connections. The hub stays usable (the client
+        reconnects on its next call, keeping its version and token), so closing a shared hub
+        when one of its users goes away is safe."""
         await self.spool.close()
         await self.client.aclose()
 
@@ -210,15 +229,16 @@ class AirflowTasksSource:
             raise LookupError(f"{item.key}: not in the last refresh")
         return ti
 
-    def start_log(self, item: Item) -> LogJob:
-        """Start spooling the selected try's log (or reuse the cache); returns at once."""
+    async def start_log(self, item: Item) -> LogJob:
+        """Start spooling the selected try's log (or reuse the cache); returns once the job is
+        started, without waiting for the log."""
         ti = self.task_instance(item)
         if ti.try_number < 1:
             raise LookupError(f"{ti.label} has not started yet: no log")
-        return self.hub.spool.open(ti, ti.try_number, running=ti.latest and ti.state.active)
+        return await self.hub.spool.open(ti, ti.try_number, running=ti.latest and ti.state.active)
 
     async def open_log(self, item: Item) -> str:
-        job = self.start_log(item)
+        job = await self.start_log(item)
         await job.wait_ready()
         if job.error and not job.size:
             raise RuntimeError(job.error)
@@ -284,43 +304,73 @@ async def clear(hub: AirflowHub, dag_id: str, run_id: str, ti: AirflowTaskInstan
 _KILLED = re.compile(r"Task killed|terminated with exit code|Process exited|exited with return code")
 
 
-async def stop_everything(client: AirflowClient, *, confirm_within: float = 25.0,
+async def stop_everything(client: AirflowClient, *, confirm_within: float = 25.0, list_within: float = 10.0,
                           progress=None) -> str:
     """Mark every active run of the profile's DAGs failed and pause those DAGs (all at once),
     then wait (up to `confirm_within` s) until the task processes of the runs are really gone:
     Airflow kills them only at the worker's next heartbeat. Raises if any action failed or a
-    task was not confirmed gone; the message says which runs and DAGs."""
+    task was not confirmed gone; the message says which runs and DAGs.
+
+    A listing that fails (or takes more than `list_within` s) never holds back the stopping
+    actions: a DAG whose runs could not be listed is still paused, and a run whose task
+    instances could not be listed is still marked failed, but its processes cannot be waited
+    on, so the step fails naming it ("not confirmed")."""
     say = progress or (lambda text: None)
     dags = await client.list_dags()
-    runs_by_dag = await asyncio.gather(*(client.list_runs(d.dag_id, limit=1000, states=("running", "queued"))
-                                         for d in dags))
-    runs = [r for rs in runs_by_dag for r in rs]
-    before: dict[str, list[AirflowTaskInstance]] = {}
 
-    async def running_tis(run: AirflowRun) -> None:
-        tis = await client.list_task_instances(run.dag_id, run.run_id)
-        before[run.run_id] = [t for t in tis if t.raw_state in ("running", "deferred")]
+    async def bounded(call):
+        return await asyncio.wait_for(call, timeout=list_within)
 
-    await asyncio.gather(*(running_tis(r) for r in runs), return_exceptions=True)
+    runs_by_dag = await asyncio.gather(*(bounded(client.list_runs(d.dag_id, limit=1000, states=("running", "queued")))
+                                         for d in dags), return_exceptions=True)
+    runs = [r for rs in runs_by_dag if not isinstance(rs, BaseException) for r in rs]
+    unlisted_dags = [f"{d.dag_id} ({_why(e)})" for d, e in zip(dags, runs_by_dag) if isinstance(e, BaseException)]
+    # the running task instances are listed before the runs are marked failed (after, they
+    # all read "failed"), each listing bounded so that the stopping actions start soon
+    listings = await asyncio.gather(*(bounded(client.list_task_instances(r.dag_id, r.run_id)) for r in runs),
+                                    return_exceptions=True)
+    tasks: list[AirflowTaskInstance] = []  # a list, not keyed by run id: two DAGs share scheduled run ids
+    unlisted_runs: list[str] = []
+    for run, tis in zip(runs, listings):
+        if isinstance(tis, BaseException):
+            unlisted_runs.append(f"{run.dag_id}/{run.run_id} ({_why(tis)})")
+        else:
+            tasks.extend(t for t in tis if t.raw_state in ("running", "deferred"))
     results = await asyncio.gather(*(_retrying(lambda r=r: client.mark_run(r.dag_id, r.run_id, "failed")) for r in runs),
                                    *(_retrying(lambda d=d: client.set_paused(d.dag_id, True)) for d in dags),
                                    return_exceptions=True)
-    errors = [f"{type(e).__name__}: {e}" for e in results if isinstance(e, BaseException)]
+    errors = [_why(e) for e in results if isinstance(e, BaseException)]
     marked = ", ".join(f"{r.dag_id}/{r.run_id}" for r in runs) or "no active run"
     paused = ", ".join(d.dag_id for d in dags) or "no DAG"
     done = f"marked failed: {marked}; paused: {paused}"
+    unconfirmed = ""
+    if unlisted_dags:
+        unconfirmed += f"; runs of {', '.join(unlisted_dags)} NOT LISTED (not marked failed, not confirmed)"
+    if unlisted_runs:
+        unconfirmed += f"; task processes of {', '.join(unlisted_runs)} NOT CONFIRMED stopped (listing failed)"
     if errors:
-        raise RuntimeError(f"{done}; ERRORS: {'; '.join(errors)}")
-    tasks = [t for ts in before.values() for t in ts]
+        raise RuntimeError(f"{done}{unconfirmed}; ERRORS: {'; '.join(errors)}")
     if not tasks:
+        if unconfirmed:
+            raise RuntimeError(done + unconfirmed)
         return done
     say(f"{done}; waiting for {len(tasks)} task process(es) to stop")
     t0 = time.monotonic()
     left = await _wait_killed(client, tasks, confirm_within)
     if left:
-        raise RuntimeError(f"{done}; {len(left)} task process(es) not confirmed stopped after "
-                           f"{confirm_within:g}s: {', '.join(f'{t.run_id}/{t.label}' for t in left)}")
-    return f"{done}; {len(tasks)} task process(es) stopped in {time.monotonic() - t0:.0f}s"
+        raise RuntimeError(f"{done}{unconfirmed}; {len(left)} task process(es) not confirmed stopped after "
+                           f"{confirm_within:g}s: {', '.join(f'{t.dag_id}/{t.run_id}/{t.label}' for t in left)}")
+    stopped = f"{done}; {len(tasks)} task process(es) stopped in {time.monotonic() - t0:.0f}s"
+    if unconfirmed:
+        raise RuntimeError(stopped + unconfirmed)
+    return stopped
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as one short line for the step's detail (a timeout has no message)."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 async def _retrying(call, attempts: int = 4, delay: float = 0.3):
@@ -380,6 +430,6 @@ def airflow_kill_step(context: "Context") -> "KillStep":
             await client.aclose()
 
     return KillStep(name="stop Airflow runs", kind="airflow",
-                    description=f"mark every running DAG run of {scope} at {settings.url} failed and pause "
+                    description=f"mark every running DAG run of {scope} at {settings.shown_url} failed and pause "
                                 f"those DAGs, then wait until their task processes are gone",
                     action=action, deadline=deadline, reports_progress=True)

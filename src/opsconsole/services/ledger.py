@@ -371,12 +371,16 @@ class Ledger:
         return _record(rows[0]) if rows else None
 
     def list_runs(
-        self, limit: int = 500, states: Iterable[State] | None = None, search: str | None = None
+        self, limit: int = 500, states: Iterable[State] | None = None, search: str | None = None,
+        target: str | None = None,
     ) -> list[RunRecord]:
         """Runs, newest first; ``search`` matches (case-insensitively) kind, preset, target,
-        parameters, command, error or the run id."""
+        parameters, command, error or the run id; ``target`` keeps one target's runs."""
         where: list[str] = []
         params: list[Any] = []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
         if states is not None:
             wanted = [State(s).value for s in states]
             if not wanted:

@@ -37,6 +37,7 @@ class Poller(Generic[T]):
     status: PollStatus = field(default_factory=PollStatus)
     _resume: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _generation: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         self._resume.set()
@@ -52,6 +53,17 @@ class Poller(Generic[T]):
         """Poll now rather than at the end of the current wait (e.g. after a launch)."""
         self._wake.set()
 
+    def reset(self, fetch: Callable[[], Awaitable[T]] | None = None, interval: float | None = None) -> None:
+        """Start afresh (a drill-down changed what is polled): a fetch still in flight is
+        discarded, result or error, and the next poll starts at once with a clean status."""
+        self._generation += 1
+        if fetch is not None:
+            self.fetch = fetch
+        if interval is not None:
+            self.interval = interval
+        self.status = PollStatus()
+        self._wake.set()
+
     def delay(self) -> float:
         """The wait before the next poll: the interval, doubled per consecutive failure."""
         if not self.status.failures:
@@ -61,21 +73,27 @@ class Poller(Generic[T]):
     async def run(self) -> None:
         while True:
             await self._resume.wait()
+            # cleared before the fetch: a poke that arrives during it polls again at once
+            self._wake.clear()
+            generation = self._generation
             try:
                 result = await self.fetch()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any backend error makes the source stale
+                if generation != self._generation:
+                    continue
                 self.status.failures += 1
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
                 self.status.next_delay = self.delay()
                 self.on_error(exc, self.status)
             else:
+                if generation != self._generation:
+                    continue
                 self.status.failures = 0
                 self.status.last_ok = time.time()
                 self.status.next_delay = self.delay()
                 self.on_result(result, self.status)
-            self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.status.next_delay)
             except asyncio.TimeoutError:

@@ -58,8 +58,7 @@ class LocalRunsSource:
         ledger = self._context.ledger
         # settle runs whose owner died (another opsconsole that crashed, or quit mid-run)
         ledger.reconcile()
-        runs = ledger.list_runs(self._limit)
-        return [r for r in runs if self.target is None or r.target == self.target]
+        return ledger.list_runs(self._limit, target=self.target)
 
     async def fetch(self) -> list[Item]:
         runs = await asyncio.to_thread(self._runs)

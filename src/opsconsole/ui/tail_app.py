@@ -2,7 +2,8 @@
 
 Gzip files cannot be read from the end, so they are decompressed in a thread into a spool
 file which the viewer follows while it grows: the first lines show at once and the tail
-arrives as fast as gunzip runs.
+arrives as fast as gunzip runs. The spool is created in a worker (file I/O stays off the
+event loop); its tab holds an empty slot until the LogView is mounted there.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import tempfile
 import threading
 from pathlib import Path
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
 
 from opsconsole.logs.source import SpoolWriter
 from opsconsole.ui.widgets.log_view import LogView
@@ -57,35 +62,73 @@ class TailApp(App):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def _viewable(self, path: Path, n: int) -> Path:
-        """The path to show: the file itself, or a spool being filled from a .gz."""
+    def _view_or_slot(self, path: Path, n: int) -> Widget:
+        """A LogView for a plain file; for a .gz, an empty slot filled once its spool exists."""
         if path.suffix != ".gz":
-            return path
-        if self._spool_dir is None:
-            self._spool_dir = tempfile.TemporaryDirectory(prefix="opsconsole-tail-")
-        spool = Path(self._spool_dir.name) / f"{n}-{path.stem}"
-        writer = SpoolWriter(spool)
-        thread = threading.Thread(target=gunzip_to_spool, args=(path, writer, self._stop),
-                                  name=f"gunzip-{path.name}", daemon=True)
-        thread.start()
-        self._threads.append(thread)
-        return spool
+            return LogView(path, id=f"log-{n}")
+        return Vertical(id=f"slot-{n}")
 
     def compose(self) -> ComposeResult:
         if len(self.paths) == 1:
-            yield LogView(self._viewable(self.paths[0], 0), id="log-0")
+            yield self._view_or_slot(self.paths[0], 0)
         else:
             with TabbedContent():
                 for n, path in enumerate(self.paths):
                     with TabPane(path.name, id=f"tab-{n}"):
-                        yield LogView(self._viewable(path, n), id=f"log-{n}")
+                        yield self._view_or_slot(path, n)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(LogView).focus()
+        packed = [(n, path) for n, path in enumerate(self.paths) if path.suffix == ".gz"]
+        if packed:
+            self._open_spools(packed)
+        self._focus_view()
+
+    @work(thread=True, group="tail-spool", exit_on_error=False)
+    def _open_spools(self, packed: list[tuple[int, Path]]) -> None:
+        """Create the spool files (blocking file work, so not in compose) and start gunzip."""
+        try:
+            spool_dir = tempfile.TemporaryDirectory(prefix="opsconsole-tail-")
+        except OSError as exc:
+            self.call_from_thread(self.notify, f"no temp dir for .gz files: {exc}", severity="error")
+            return
+        self._spool_dir = spool_dir  # removed in on_unmount (or at exit, by its finalizer)
+        for n, path in packed:
+            if self._stop.is_set():
+                return
+            spool = Path(spool_dir.name) / f"{n}-{path.stem}"
+            try:
+                writer = SpoolWriter(spool)
+            except OSError as exc:
+                self.call_from_thread(self.notify, f"{path.name}: {exc}", severity="error")
+                continue
+            thread = threading.Thread(target=gunzip_to_spool, args=(path, writer, self._stop),
+                                      name=f"gunzip-{path.name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+            self.call_from_thread(self._mount_view, spool, n)
+
+    def _mount_view(self, spool: Path, n: int) -> None:
+        slot = self.query_one(f"#slot-{n}", Vertical)
+        slot.mount(LogView(spool, id=f"log-{n}"))
+        self.call_after_refresh(self._focus_view)
+
+    def _focus_view(self) -> None:
+        """Focus the LogView of the active tab (or the only one), if it is mounted yet."""
+        tabs = self.query(TabbedContent)
+        pane = tabs.first().active_pane if tabs else None
+        views = (pane or self.screen).query(LogView)
+        if views and not isinstance(self.focused, LogView):
+            views.first().focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "tail-spool" and event.state is WorkerState.ERROR:
+            self.notify(f"opening .gz files failed: {event.worker.error}", severity="error")
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        event.pane.query_one(LogView).focus()
+        views = event.pane.query(LogView)
+        if views:
+            views.first().focus()
 
     def on_unmount(self) -> None:
         self._stop.set()

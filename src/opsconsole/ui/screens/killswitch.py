@@ -33,6 +33,10 @@ class KillSwitchModal(ModalScreen[bool]):
     KillSwitchModal Button { margin: 0 1; }
     """
 
+    # Nothing takes focus: enter (like the kill key again) fires, as the plan says; every other
+    # way out — esc, the Cancel button — cancels. A focused Cancel button would make enter lie.
+    AUTO_FOCUS = ""
+
     def __init__(self, plan, profile: str, environment: str) -> None:
         super().__init__(id="killswitch-armed")
         self.plan = plan
@@ -57,9 +61,6 @@ class KillSwitchModal(ModalScreen[bool]):
             with Horizontal():
                 yield Button("Cancel", id="cancel", variant="default")
                 yield Button("FIRE", id="fire", variant="error")
-
-    def on_mount(self) -> None:
-        self.query_one("#cancel", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "fire")

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 
-from opsconsole.ui.widgets.log_view import DISPLAY_CAP
+from opsconsole.logs.text import DISPLAY_CAP
 
 
 class WholeLine(ModalScreen[None]):

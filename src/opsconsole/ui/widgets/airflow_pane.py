@@ -105,7 +105,7 @@ class AirflowPane(SourcePane):
         if start is None:
             return await super()._open_remote_log(open_log, item)
         try:
-            job = start(item)
+            job = await start(item)  # the spool looks at the disk in a thread
         except Exception as exc:  # noqa: BLE001
             self.notify(f"{item.key}: cannot open log: {exc}", severity="error", markup=False)
             return

@@ -3,13 +3,14 @@
 Only visible lines are rendered, from an LRU of strips keyed by line number; the engine
 (opsconsole.logs) does all file work in its own threads and pokes us through one coalesced
 message. The last row of the widget is its status line, so it works in a 5-row box too.
+This module renders and scrolls; prompts, search, save, copy and the whole-line view are
+`LogViewActions` (log_actions.py).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tempfile
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from pathlib import Path
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
@@ -26,13 +27,13 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from opsconsole.logs.follow import LogDocument
-from opsconsole.logs.levels import detect_level, parse_user_time
+from opsconsole.logs.levels import detect_level
 from opsconsole.logs.query import Query
 from opsconsole.logs.tail import read_line
-from opsconsole.logs.text import decode_for_display, decode_plain
+from opsconsole.logs.text import DISPLAY_CAP, decode_for_display
+from opsconsole.ui.widgets.log_actions import LogViewActions
 
-DISPLAY_CAP = 4096  # bytes of a line read for display; the rest is behind a marker
-COPY_CAP = 16 << 20
+__all__ = ["DISPLAY_CAP", "LogView"]
 _STRIP_CACHE = 2000
 _LEVEL_CLASSES = {
     "ERROR": "logview--error",
@@ -42,7 +43,7 @@ _LEVEL_CLASSES = {
 }
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(LogViewActions, ScrollView, can_focus=True):
     """A huge-log viewer. Keys are bindings with ids `logview.*` (remappable via the keymap)."""
 
     BINDINGS = [
@@ -153,6 +154,16 @@ class LogView(ScrollView, can_focus=True):
         data, cut = read_line(self._doc.source, lines.line_span(line), cap)
         return decode_for_display(data, cut)
 
+    @property
+    def tracking(self) -> bool:
+        """Following right now: follow is on and the cursor is on the last line, in view.
+
+        Moving away from the end (a key, a search hit, a click) pauses following without
+        turning it off: new lines then only count up "+N new lines"; `G` or `f` resumes.
+        """
+        rows = self.row_count
+        return self.follow and (not rows or self._line_row(self.cursor) >= rows - 1 and self._at_bottom())
+
     def visible_lines(self) -> list[int]:
         """Line numbers currently on screen, top to bottom."""
         top = int(self.scroll_offset.y)
@@ -197,7 +208,7 @@ class LogView(ScrollView, can_focus=True):
         if lines is None:
             self.refresh()
             return
-        at_bottom = self._at_bottom()
+        tracking = self.tracking
         switched = lines is not self._lines or doc.generation != self._generation
         self._line_count = lines.line_count
         anchor = None  # top line to keep on screen when the tail window gives way to the index
@@ -215,7 +226,7 @@ class LogView(ScrollView, can_focus=True):
                 anchor = self._same_line(old, lines, int(self.scroll_offset.y))
             else:
                 fresh = True
-            self.cursor = self._remap(old, lines, self.cursor, at_bottom)
+            self.cursor = self._remap(old, lines, self.cursor, tracking)
         if self._search_pending and doc.indexed:
             self._search_pending = False
             self._start_search()
@@ -233,13 +244,13 @@ class LogView(ScrollView, can_focus=True):
                 self._search_jumped = True
                 self._update_virtual_size()
                 self._goto_line(target)
-                at_bottom, anchor = False, None
+                tracking, anchor = False, None
         self._update_virtual_size()
         if self._open_at_top and doc.indexed:
             self._open_at_top = False
             self.cursor = 0
             self.scroll_to(y=0, animate=False, immediate=True, force=True)
-        elif self.follow and at_bottom or fresh:
+        elif tracking or fresh:
             self._scroll_bottom()
         elif anchor is not None:
             self.scroll_to(y=anchor, animate=False, immediate=True, force=True)
@@ -247,11 +258,11 @@ class LogView(ScrollView, can_focus=True):
             self.new_lines += appended
         self.refresh()
 
-    def _remap(self, old, new, cursor: int, at_bottom: bool) -> int:
+    def _remap(self, old, new, cursor: int, tracking: bool) -> int:
         """Keep the cursor on the same bytes when the tail window gives way to the index."""
         if new.line_count == 0:
             return 0
-        if old is None or old.line_count == 0 or self.follow and at_bottom:
+        if old is None or old.line_count == 0 or tracking:
             return new.line_count - 1
         return self._same_line(old, new, cursor)
 
@@ -450,7 +461,7 @@ class LogView(ScrollView, can_focus=True):
             parts.append(f"indexing {doc.progress:.0%}")
         else:
             parts.append(f"L{self.cursor + 1:,}/{self.line_count:,}")
-        parts.append("FOLLOW" if self.follow else "paused")
+        parts.append("FOLLOW" if self.tracking else "paused")
         if self.new_lines:
             parts.append(f"+{self.new_lines:,} new lines")
         search = doc.search
@@ -496,9 +507,12 @@ class LogView(ScrollView, can_focus=True):
             self.refresh()
 
     def action_toggle_follow(self) -> None:
-        self.follow = not self.follow
-        if self.follow:
-            self._scroll_bottom()
+        if self.follow and not self.tracking:
+            self._scroll_bottom()  # paused by moving away: f resumes, like G
+        else:
+            self.follow = not self.follow
+            if self.follow:
+                self._scroll_bottom()
         self.refresh()
 
     def action_top(self) -> None:
@@ -529,217 +543,11 @@ class LogView(ScrollView, can_focus=True):
     def action_pan(self, delta: int) -> None:
         self.scroll_to(x=max(0, int(self.scroll_offset.x) + delta), animate=False, immediate=True, force=True)
 
-    _PROMPTS = {
-        "line": "Go to line (N, or N% of the file):",
-        "percent": "Go to percent of the file:",
-        "time": "Go to time (2023-10-05 07:40:00 or 07:40):",
-        "search": "Search (I: case, R: regex):",
-        "save": "Save marked lines (or the visible range) to:",
-    }
-
-    def action_prompt(self, kind: str) -> None:
-        value = ""
-        if kind == "search" and self.query is not None:
-            value = self.query.pattern
-        elif kind == "save":
-            value = str(self._path.with_name(self._path.name + ".saved.log"))
-        from opsconsole.ui.screens.line_prompt import LinePrompt
-
-        self.app.push_screen(LinePrompt(self._PROMPTS[kind], value), lambda text: self._answer(kind, text))
-
-    def _answer(self, kind: str, text: str | None) -> None:
-        if not text:
-            return
-        text = text.strip()
-        if kind == "line" or kind == "percent":
-            self._jump(text if kind == "line" else text.rstrip("%") + "%")
-        elif kind == "time":
-            self._jump_time(text)
-        elif kind == "search":
-            regex = self.query.regex if self.query else False
-            case = self.query.case_sensitive if self.query else False
-            self.search(Query(text, regex=regex, case_sensitive=case))
-        elif kind == "save":
-            self._save(text)
-
-    def _jump(self, text: str) -> None:
-        try:
-            if text.endswith("%"):
-                fraction = float(text[:-1]) / 100
-                self._goto_line(int(fraction * max(self.line_count - 1, 0)))
-            else:
-                self._goto_line(int(text.replace(",", "")) - 1)
-        except ValueError:
-            self.message = f"not a line number: {text}"
-        self.refresh()
-
-    @work(thread=True, exclusive=True, group="logview-jump")
-    def _jump_time(self, text: str) -> None:
-        index = self._doc.index
-        if index is None or not self._doc.indexed:
-            self.app.call_from_thread(self._notice, "jump to time waits for the index")
-            return
-        stamps = index.block_timestamps()
-        first = next((float(t) for t in stamps if t == t), None)
-        when = parse_user_time(text, first)
-        if when is None:
-            self.app.call_from_thread(self._notice, f"not a time: {text}")
-            return
-        line = index.line_at_time(when)
-        if line is None:
-            self.app.call_from_thread(self._notice, "no timestamps in this log")
-            return
-        self.app.call_from_thread(self._goto_line, line)
-
-    def _notice(self, text: str) -> None:
-        self.message = text
-        self.refresh()
-        self.set_timer(5, lambda: self._clear_notice(text))
-
-    def _clear_notice(self, text: str) -> None:
-        if self.message == text:
-            self.message = ""
-            self.refresh()
-
-    def search(self, query: Query) -> None:
-        """Start a search (cancelling any other); the first hit is shown as soon as found."""
-        try:
-            self._match_re = query.compile_text()
-        except re.error as exc:
-            self._notice(f"bad regex: {exc}")
-            return
-        self.query = query
-        self._search_jumped = False
-        self._strips.clear()
-        if self._doc.indexed:
-            self._start_search()
-        else:
-            self._doc.cancel_search()
-            self._search_pending = True
-        self.refresh()
-
-    def _start_search(self) -> None:
-        assert self.query is not None
-        try:
-            self._doc.start_search(self.query, on_update=self._search_changed)
-        except Exception as exc:  # bad pattern for the scanner, no index yet
-            self._notice(f"search failed: {exc}")
-        self._sync(0)
-
-    def action_next_match(self, direction: int) -> None:
-        search = self._doc.search
-        if search is None:
-            return
-        target = search.next_after(self.cursor) if direction > 0 else search.previous_before(self.cursor)
-        if target is not None:
-            self._goto_line(target)
-
-    def action_toggle_case(self) -> None:
-        if self.query is not None:
-            q = self.query
-            self.search(Query(q.pattern, regex=q.regex, case_sensitive=not q.case_sensitive))
-
-    def action_toggle_regex(self) -> None:
-        if self.query is not None:
-            q = self.query
-            self.search(Query(q.pattern, regex=not q.regex, case_sensitive=q.case_sensitive))
-
-    def action_toggle_filter(self) -> None:
-        if self.query is None:
-            self._notice("filter needs a search first (/)")
-            return
-        line = self.cursor
-        self.filtering = not self.filtering
-        self._sync(0)
-        self._goto_line(line)
-
-    def action_clear_search(self) -> None:
-        self._doc.cancel_search()
-        self.query = None
-        self._match_re = None
-        self._search_pending = False
-        line = self.cursor
-        self.filtering = False
-        self._strips.clear()
-        self._sync(0)
-        self._goto_line(line)
-
     def action_toggle_wrap(self) -> None:
         self.wrap = not self.wrap
         self.scroll_to(x=0, animate=False, immediate=True, force=True)
         self._update_virtual_size()
         self._goto_line(self.cursor)
-
-    def action_mark(self) -> None:
-        self.marks ^= {self.cursor}
-        self.action_cursor(1)
-
-    def action_copy_line(self) -> None:
-        if self._doc.lines is not None and self.line_count:
-            self._copy_line(self.cursor)
-
-    @work(thread=True, group="logview-copy")
-    def _copy_line(self, line: int) -> None:
-        """Read the line (up to 16 MB) off the UI thread, then hand it to the clipboard."""
-        try:
-            data, cut = read_line(self._doc.source, self._doc.lines.line_span(line), COPY_CAP)
-        except (IndexError, ValueError, AttributeError):
-            return
-        text = decode_plain(data)
-        note = f"copied line {line + 1:,}" + (f" (first {COPY_CAP >> 20} MB)" if cut else "")
-        self.app.call_from_thread(self.app.copy_to_clipboard, text)
-        self.app.call_from_thread(self._notice, note)
-
-    def _save(self, target: str) -> None:
-        lines = sorted(self.marks) or self.visible_lines()
-        self._save_lines(Path(target).expanduser(), lines)
-
-    @work(thread=True, group="logview-save")
-    def _save_lines(self, target: Path, line_numbers: list[int]) -> None:
-        lines, source = self._doc.lines, self._doc.source
-        try:
-            with open(target, "wb") as out:
-                for line in line_numbers:
-                    start, end = lines.line_span(line)
-                    pos = start
-                    while pos < end:  # huge lines copied in pieces
-                        chunk = source.read(pos, min(end - pos, 1 << 20))
-                        if not chunk:
-                            break
-                        out.write(chunk)
-                        pos += len(chunk)
-                    out.write(b"\n")
-            text = f"saved {len(line_numbers):,} lines to {target}"
-        except OSError as exc:
-            text = f"save failed: {exc}"
-        self.app.call_from_thread(self._notice, text)
-
-    def action_open_line(self) -> None:
-        lines = self._doc.lines
-        if lines is None or not self.line_count:
-            return
-        start, end = lines.line_span(self.cursor)
-        if end - start <= DISPLAY_CAP:
-            self._notice("this line is shown whole (w wraps long lines)")
-            return
-        self._open_whole_line(start, end)
-
-    @work(thread=True, group="logview-open")
-    def _open_whole_line(self, start: int, end: int) -> None:
-        """Write the line folded into 4 KB rows to a temp file and show it in a LogView."""
-        source = self._doc.source
-        fd, name = tempfile.mkstemp(prefix="opsconsole-line-", suffix=".log")
-        with os.fdopen(fd, "wb") as out:
-            pos = start
-            while pos < end:
-                chunk = source.read(pos, min(end - pos, DISPLAY_CAP))
-                if not chunk:
-                    break
-                out.write(chunk + b"\n")
-                pos += len(chunk)
-        from opsconsole.ui.screens.whole_line import WholeLine
-
-        self.app.call_from_thread(self.app.push_screen, WholeLine(name, self.cursor + 1))
 
 
 def _human(size: int) -> str:

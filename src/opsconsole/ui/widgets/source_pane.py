@@ -251,9 +251,8 @@ class SourcePane(Vertical):
         self.sort_column, self.sort_reverse = None, False
         self._column_keys = None
         self._set_columns(self.size.width or self.app.size.width)
-        self.poller.interval = source.interval
-        self.poller.status = self.status = PollStatus()
-        self.poller.poke()
+        self.poller.reset(interval=source.interval)
+        self.status = self.poller.status
         self.table.focus()
 
     def action_back(self) -> None:

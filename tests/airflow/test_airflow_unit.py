@@ -1,0 +1,269 @@
+"""The Airflow backend without a server: secrets never printed, the kill step when a listing
+fails, the shared hub, the log spool's async open. A protocol-faithful fake Airflow 3 (or 2)
+answers through an httpx MockTransport; the behaviour against real servers is tested in
+test_airflow_backend.py."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from types import SimpleNamespace
+
+import httpx
+import pytest
+
+from opsconsole.backends.airflow import AirflowClient, AirflowError, AirflowSettings, redact_url
+from opsconsole.services import airflow_sources as af
+from opsconsole.services.airflow_logs import DONE, AirflowLogSpool
+
+SECRET = "s3cr3t-Pa55"
+
+
+class FakeAirflow:
+    """Just enough of Airflow 3's /api/v2 (or 2's /api/v1) for the kill step and logs."""
+
+    def __init__(self, major: int = 3, runs: dict[str, list[str]] | None = None,
+                 broken_listings: tuple[str, ...] = (), broken_dags: tuple[str, ...] = ()) -> None:
+        self.major = major
+        self.runs = runs if runs is not None else {"d1": ["r1", "r2"], "d2": []}
+        self.broken_listings = broken_listings  # run ids whose task-instance listing fails
+        self.broken_dags = broken_dags  # dag ids whose runs listing fails
+        self.calls: list[tuple[str, str, dict]] = []
+        self.auth: list[str] = []
+        self.log = b'{"timestamp": "2025-01-01T00:00:00Z", "level": "info", "event": "hello"}\n'
+
+    @property
+    def prefix(self) -> str:
+        return "/api/v2" if self.major == 3 else "/api/v1"
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        body = json.loads(request.content) if request.content else {}
+        self.calls.append((request.method, path, body))
+        if path == "/api/v2/monitor/health":
+            return httpx.Response(200 if self.major == 3 else 404, json={})
+        if path == "/api/v1/health":
+            return httpx.Response(200 if self.major == 2 else 404, json={})
+        if path == "/auth/token":
+            return httpx.Response(201, json={"access_token": "jwt"})
+        self.auth.append(request.headers.get("Authorization", ""))
+        if not path.startswith(self.prefix):
+            return httpx.Response(404, json={"detail": "not found"})
+        parts = path[len(self.prefix):].strip("/").split("/")
+        if parts == ["dags"]:
+            dags = [{"dag_id": d, "is_paused": False, "tags": []} for d in self.runs]
+            return httpx.Response(200, json={"dags": dags, "total_entries": len(dags)})
+        if len(parts) == 2 and parts[0] == "dags" and request.method == "PATCH":
+            return httpx.Response(200, json={"dag_id": parts[1], "is_paused": body["is_paused"]})
+        if len(parts) == 3 and parts[2] == "dagRuns":
+            if parts[1] in self.broken_dags:
+                return httpx.Response(500, json={"detail": "database is locked"})
+            rows = [self._run(parts[1], r) for r in self.runs[parts[1]]]
+            return httpx.Response(200, json={"dag_runs": rows, "total_entries": len(rows)})
+        if len(parts) == 4 and parts[2] == "dagRuns" and request.method == "PATCH":
+            return httpx.Response(200, json=self._run(parts[1], parts[3], body["state"]))
+        if len(parts) == 5 and parts[4] == "taskInstances":
+            if parts[3] in self.broken_listings:
+                return httpx.Response(500, json={"detail": "database is locked"})
+            ti = {"dag_id": parts[1], "dag_run_id": parts[3], "task_id": "work", "try_number": 1, "state": "running"}
+            return httpx.Response(200, json={"task_instances": [ti], "total_entries": 1})
+        if len(parts) == 8 and parts[6] == "logs":
+            if request.headers.get("Accept") == "application/x-ndjson":
+                return httpx.Response(200, content=self.log)
+            return httpx.Response(200, json={"content": [{"event": "Task killed!"}], "continuation_token": None})
+        return httpx.Response(404, json={"detail": f"unexpected {request.method} {path}"})
+
+    @staticmethod
+    def _run(dag_id: str, run_id: str, state: str = "running") -> dict:
+        return {"dag_id": dag_id, "dag_run_id": run_id, "state": state}
+
+    def client(self, url: str = "http://airflow.test", **settings) -> AirflowClient:
+        settings = {"username": "admin", "password": SECRET, **settings}
+        return AirflowClient(AirflowSettings(url=url, **settings), transport=httpx.MockTransport(self.handler))
+
+    def patched(self, kind: str) -> list[str]:
+        """The run ids marked failed (kind "dagRuns") or DAG ids paused (kind "dags")."""
+        if kind == "dagRuns":
+            return sorted(p.split("/")[-1] for m, p, _ in self.calls if m == "PATCH" and "/dagRuns/" in p)
+        return sorted(p.split("/")[-1] for m, p, _ in self.calls if m == "PATCH" and "/dagRuns" not in p)
+
+
+# --- secrets --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://airflow.example.com:8080/base", "http://airflow.example.com:8080/base"),
+    ("https://user:pw@airflow.example.com/x?y=1", "https://***@airflow.example.com/x?y=1"),
+    ("https://user@airflow.example.com", "https://***@airflow.example.com"),
+    ("https://user:p@ss@airflow.example.com", "https://***@airflow.example.com"),
+    ("https://user:pa/ss@airflow.example.com", "https://***@airflow.example.com"),
+    ("https://user:pa#ss@airflow.example.com:8080", "https://***@airflow.example.com:8080"),
+    ("not a url", "not a url"),
+])
+def test_redact_url(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_settings_repr_hides_credentials_and_userinfo():
+    settings = AirflowSettings(url=f"http://admin:{SECRET}@airflow.test", username="admin", password=SECRET,
+                               username_env="AF_USER", password_env="AF_PASS")
+    text = repr(settings)
+    assert SECRET not in text and "admin" not in text and "password=" not in text
+    assert "url='http://***@airflow.test'" in text and "password_env='AF_PASS'" in text
+    assert SECRET not in str(settings) and SECRET not in f"{settings}"
+    assert settings == AirflowSettings(url=settings.url, username="admin", password=SECRET,
+                                       username_env="AF_USER", password_env="AF_PASS")
+
+
+async def test_errors_name_the_url_without_userinfo():
+    fake = FakeAirflow(major=3)
+    fake.handler = lambda request: httpx.Response(404)  # no Airflow there
+    client = fake.client(url=f"http://admin:{SECRET}@airflow.test")
+    try:
+        with pytest.raises(AirflowError) as info:
+            await client.list_dags()
+    finally:
+        await client.aclose()
+    assert "http://***@airflow.test" in str(info.value) and SECRET not in str(info.value)
+
+
+async def test_basic_auth_comes_from_the_settings_never_the_url():
+    fake = FakeAirflow(major=2)
+    client = fake.client(url="http://urluser:urlpass@airflow.test")
+    try:
+        await client.list_dags()
+    finally:
+        await client.aclose()
+    assert fake.auth == ["Basic " + base64.b64encode(f"admin:{SECRET}".encode()).decode()]
+
+
+def _context(tmp_path, url: str = "http://airflow.test"):
+    class Ctx:  # the parts of a Context the Airflow services read (weak-referenceable)
+        profile = SimpleNamespace(airflow={"url": url, "dags": ["d*"], "username_env": "OPSC_UNIT_USER",
+                                           "password_env": "OPSC_UNIT_PASS"},
+                                  killswitch=SimpleNamespace(deadline=30))
+        data_dir = tmp_path
+
+    return Ctx()
+
+
+def test_kill_step_description_redacts_userinfo(tmp_path):
+    step = af.airflow_kill_step(_context(tmp_path, f"https://admin:{SECRET}@airflow.test"))
+    assert SECRET not in step.description and "https://***@airflow.test" in step.description
+
+
+def test_for_context_shares_one_hub_per_context(tmp_path):
+    ctx, other = _context(tmp_path), _context(tmp_path)
+    hub = af.AirflowHub.for_context(ctx)
+    assert af.AirflowHub.for_context(ctx) is hub and af.AirflowHub.for_context(ctx).client is hub.client
+    assert af.AirflowHub.for_context(other) is not hub
+    key = id(ctx)
+    del ctx
+    import gc
+
+    gc.collect()
+    assert key not in af.AirflowHub._shared  # the cache does not keep a Context's hub alive
+
+
+async def test_shared_hub_logs_in_and_detects_the_version_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSC_UNIT_USER", "admin")
+    monkeypatch.setenv("OPSC_UNIT_PASS", SECRET)
+    fake = FakeAirflow(major=3)
+    ctx = _context(tmp_path)
+    hub = af.AirflowHub.for_context(ctx)
+    hub.client._transport = httpx.MockTransport(fake.handler)
+    try:
+        for _ in range(3):
+            await af.AirflowHub.for_context(ctx).client.list_dags()
+        await hub.close()  # a user going away: the others keep working, no new login
+        await af.AirflowHub.for_context(ctx).client.list_dags()
+    finally:
+        await hub.close()
+    paths = [p for _, p, _ in fake.calls]
+    assert paths.count("/auth/token") == 1 and paths.count("/api/v2/monitor/health") == 1
+
+
+# --- the kill step --------------------------------------------------------------------------------
+async def test_kill_step_ok_when_every_listing_answers():
+    fake = FakeAirflow()
+    client = fake.client()
+    try:
+        detail = await af.stop_everything(client, confirm_within=5)
+    finally:
+        await client.aclose()
+    assert "marked failed: d1/r1, d1/r2; paused: d1, d2" in detail and "2 task process(es) stopped" in detail
+    assert fake.patched("dagRuns") == ["r1", "r2"] and fake.patched("dags") == ["d1", "d2"]
+
+
+async def test_kill_step_fails_when_a_task_listing_fails_but_still_stops_everything():
+    fake = FakeAirflow(broken_listings=("r2",))
+    client = fake.client()
+    try:
+        with pytest.raises(RuntimeError) as info:
+            await af.stop_everything(client, confirm_within=5)
+    finally:
+        await client.aclose()
+    message = str(info.value)
+    assert "d1/r2" in message.split("NOT CONFIRMED")[0].split("task processes of")[1]
+    assert "NOT CONFIRMED" in message and "1 task process(es) stopped" in message
+    assert fake.patched("dagRuns") == ["r1", "r2"] and fake.patched("dags") == ["d1", "d2"]
+
+
+async def test_kill_step_fails_when_a_listing_hangs_without_delaying_the_stop():
+    fake = FakeAirflow(runs={"d1": ["r1"]})
+    handler = fake.handler
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/taskInstances"):
+            await asyncio.sleep(30)
+        return handler(request)
+
+    client = AirflowClient(AirflowSettings(url="http://airflow.test", username="admin", password=SECRET),
+                           transport=httpx.MockTransport(slow))
+    try:
+        with pytest.raises(RuntimeError, match=r"d1/r1 \(timed out\)"):
+            await asyncio.wait_for(af.stop_everything(client, confirm_within=5, list_within=0.2), 10)
+    finally:
+        await client.aclose()
+    assert fake.patched("dagRuns") == ["r1"] and fake.patched("dags") == ["d1"]
+
+
+async def test_kill_step_pauses_a_dag_whose_runs_cannot_be_listed():
+    fake = FakeAirflow(runs={"d1": ["r1"], "d2": ["r9"]}, broken_dags=("d2",))
+    client = fake.client()
+    try:
+        with pytest.raises(RuntimeError, match="runs of d2 .* NOT LISTED"):
+            await af.stop_everything(client, confirm_within=5)
+    finally:
+        await client.aclose()
+    assert fake.patched("dagRuns") == ["r1"] and fake.patched("dags") == ["d1", "d2"]
+
+
+# --- the log spool ------------------------------------------------------------------------------
+async def test_spool_open_is_async_and_caches(tmp_path):
+    fake = FakeAirflow()
+    client = fake.client()
+    try:
+        ti = (await client.list_task_instances("d1", "r1"))[0]
+        ti = type(ti).from_api({**ti.raw, "state": "success"})
+        job = await AirflowLogSpool(client, tmp_path).open(ti)
+        await asyncio.wait_for(job.task, 10)
+        assert job.state == DONE and job.error is None
+        assert job.path.read_text().endswith("INFO hello\n")
+        cached = await AirflowLogSpool(client, tmp_path).open(ti)
+        assert cached.state == DONE and cached.task is None and cached.size == job.size
+    finally:
+        await client.aclose()
+
+
+async def test_spool_open_that_cannot_write_fails_cleanly(tmp_path):
+    fake = FakeAirflow()
+    client = fake.client()
+    (tmp_path / "file").write_text("")
+    try:
+        ti = (await client.list_task_instances("d1", "r1"))[0]
+        spool = AirflowLogSpool(client, tmp_path / "file")  # its "folder" is a file: mkdir fails
+        with pytest.raises(OSError):
+            await spool.open(ti)
+        assert spool._jobs == {}
+    finally:
+        await client.aclose()
