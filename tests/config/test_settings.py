@@ -136,3 +136,13 @@ def test_config_check_cli(tmp_path: Path, capsys):
     path.write_text(GOOD)
     assert main(["--config", str(path), "config", "check"]) == 0
     assert "profiles: local, preprod, prod" in capsys.readouterr().out
+
+
+def test_urls_must_not_carry_credentials():
+    text = '[profiles.p.airflow]\nurl = "http://admin:hunter2@airflow:8080"\n[profiles.p.killswitch]\nalert_webhook = "ftp://x"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    problems = {(p.line, p.key): p.message for p in err.value.problems}
+    assert "credentials" in problems[(2, "profiles.p.airflow.url")]
+    assert "http" in problems[(4, "profiles.p.killswitch.alert_webhook")]
+    assert "hunter2" not in "".join(problems.values())

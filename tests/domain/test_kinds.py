@@ -190,3 +190,15 @@ def test_a_broken_kind_file_does_not_hide_the_others(tmp_path):
     (tmp_path / "good.toml").write_text('name = "g"\nprogram = ["x"]\n')
     found = load_kinds([tmp_path])
     assert list(found.kinds) == ["g"] and found.problems[0].file.endswith("bad.toml")
+
+
+def test_saving_config_pairs_keeps_them_inline_and_in_place(tmp_path, catalog):
+    src = tmp_path / "full.toml"
+    src.write_text((Path(paths.project_dir()) / "presets" / "full-system-c5b.toml").read_text())
+    preset = parse_preset(src.read_text(), src, catalog.kinds)
+    pairs = [{"path": ["params", "style"], "value": "str('cross_sectional')"}]
+    save_preset(preset, {**preset.values, "set_config_value": pairs})
+    text = src.read_text()
+    assert "[[values.set_config_value]]" not in text
+    assert text.index("set_config_value") < text.index("trade_date")  # still where it was
+    assert parse_preset(text, src, catalog.kinds).values["set_config_value"] == pairs

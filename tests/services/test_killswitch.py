@@ -391,3 +391,17 @@ async def test_a_step_that_acted_shows_stopping_until_confirmed(ledger: Ledger, 
     report = await fire
     assert [r.outcome for r in report.results] == ["ok"] and report.ok
     assert [o for o, _ in seen] == ["running", "stopping", "ok"]
+
+
+async def test_an_unusable_lock_file_does_not_stop_the_kill(ledger: Ledger, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the lock's directory should be")
+
+    async def ok() -> str:
+        return "done"
+
+    report = await KillSwitch(ledger, [step("s", ok)], blocker / "killswitch.lock").fire("t")
+    assert [r.outcome for r in report.results] == ["ok"]
+    assert ledger.halt_latch() is not None
+    fired = [a for a in ledger.list_audit(report.kill_id) if a["event"] == "fired"]
+    assert "fired without it" in fired[0]["detail"]

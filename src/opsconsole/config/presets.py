@@ -141,7 +141,7 @@ def _update_table(doc: Any, name: str, values: dict[str, Any]) -> None:
     for name, value in values.items():
         if name in table and table[name] == value:
             continue
-        new = tomlkit.item(value)
+        new = _toml_value(value)
         if name in table:
             old = table.item(name)
             comment = getattr(old.trivia, "comment", "")
@@ -150,3 +150,16 @@ def _update_table(doc: Any, name: str, values: dict[str, Any]) -> None:
         table[name] = new
     for name in [k for k in table if k not in values]:
         del table[name]
+
+
+def _toml_value(value: Any) -> Any:
+    """A list of tables stays an inline array under its key (as presets write config pairs),
+    not [[array.of.tables]] moved to the end of the file."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        array = tomlkit.array()
+        for entry in value:
+            inline = tomlkit.inline_table()
+            inline.update(entry)
+            array.append(inline)
+        return array.multiline(True)
+    return tomlkit.item(value)

@@ -37,6 +37,26 @@ class Str(Spec):
 
 
 @dataclass
+class Url(Str):
+    """An http(s) URL without credentials in it (user:password@host would put a secret in the
+    config, and then on screens and in the audit log)."""
+
+    def check(self, value, path):
+        problems = list(super().check(value, path))
+        if problems:
+            yield from problems
+            return
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            yield path, f"expected an http:// or https:// URL, got {value!r}"
+        elif "@" in parts.netloc:
+            yield path, ("must not carry credentials (user:password@): name environment variables "
+                         "for them instead")
+
+
+@dataclass
 class Bool(Spec):
     def check(self, value, path):
         if not isinstance(value, bool):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from opsconsole.config import paths
-from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Str, Table
+from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Str, Table, Url
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.problems import Problem
 
@@ -25,7 +25,7 @@ LOCAL_SCHEMA = _LOCAL = Table({
     "grace": Num(min=0, max=600),
 })
 _AIRFLOW = Table({
-    "url": Str(),
+    "url": Url(),
     "username_env": Str(env_name=True),
     "password_env": Str(env_name=True),
     "dags": List(Str()),
@@ -39,7 +39,7 @@ _ECS = Table({
     "region": Str(),
     "cluster": Str(),
     "log_group": Str(),
-    "endpoint_url": Str(),
+    "endpoint_url": Url(),
 }, required=("cluster",))
 _KUBERNETES = Table({
     "context": Str(),
@@ -55,7 +55,7 @@ _HOST = Table({
     "identity_file": Str(),
     "services": List(Str()),
     "logs": List(Str()),
-    "metrics": Str(),
+    "metrics": Url(),
     "service_manager": Str(choices=("systemd", "docker", "custom")),
 }, required=("name",))
 _EXCHANGE = Table({
@@ -72,9 +72,9 @@ _KILLSWITCH = Table({
     "flatten_positions": Bool(),
     "deadline": Num(min=0.1, max=3600),
     "local": Bool(),
-    "circuit_breaker": Table({"method": Str(choices=("GET", "POST", "PUT", "DELETE")), "url": Str(),
+    "circuit_breaker": Table({"method": Str(choices=("GET", "POST", "PUT", "DELETE")), "url": Url(),
                               "token_env": Str(env_name=True)}, required=("url",)),
-    "alert_webhook": Str(),
+    "alert_webhook": Url(),
 })
 _PROFILE = Table({
     "environment": Str(),

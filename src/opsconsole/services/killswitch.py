@@ -181,6 +181,9 @@ class KillSwitch:
             # than not overlapping with it.
             lock_note = f"; lock {self.lock_path} still held after {lock_timeout:g}s, fired anyway"
             log.error("kill-switch %s", lock_note[2:])
+        except OSError as exc:  # a full or read-only disk must not stop the kill either
+            lock_note = f"; lock {self.lock_path} unusable ({exc}), fired without it"
+            log.error("kill-switch %s", lock_note[2:])
         try:
             try:
                 await asyncio.to_thread(self.ledger.set_halt, f"kill-switch fired by {by} ({kill_id})", by)

@@ -282,7 +282,7 @@ class LaunchScreen(OpsScreen):
 
         try:
             written = save_preset(preset, values, path, sweep=sweep)
-        except OSError as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed save is reported; the form keeps its values
             self.app.call_from_thread(self.notify, f"cannot save: {exc}", severity="error", markup=False)
             return
         self.app.call_from_thread(self.notify, f"saved {written}", markup=False)
