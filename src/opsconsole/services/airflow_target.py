@@ -73,23 +73,26 @@ class AirflowTarget:
         return records
 
 
-async def sync_airflow_runs(context: "Context") -> int:
-    """Bring the ledger's active Airflow runs up to date with the server; returns how many
-    changed. Errors leave the rows as they are (the next sync tries again)."""
+async def sync_airflow_runs(context: "Context") -> list[str]:
+    """Bring the ledger's active Airflow runs up to date with the server, through the
+    profile's shared client (one login per session). Returns the problems met, one per run
+    (a deleted run, a server down); the rows of those runs stay as last seen."""
     ledger = context.ledger
     active = [r for r in await asyncio.to_thread(ledger.active_runs)
               if r.target.startswith(AIRFLOW_PREFIX) and r.external_id]
     if not active or not context.profile.airflow:
-        return 0
-    client, _ = _client(context)
-    changed = 0
-    try:
-        for record in active:
+        return []
+    from opsconsole.services.airflow_sources import AirflowHub
+
+    client = AirflowHub.for_context(context).client
+    problems: list[str] = []
+    for record in active:
+        try:
             run = await client.get_run(record.target[len(AIRFLOW_PREFIX):], record.external_id)
-            if (run.state, run.start_date, run.end_date) != (record.state, record.started_at, record.ended_at):
-                await asyncio.to_thread(ledger.update_run, record.id, state=run.state,
-                                        started_at=run.start_date, ended_at=run.end_date)
-                changed += 1
-    finally:
-        await client.aclose()
-    return changed
+        except Exception as exc:  # noqa: BLE001 - reported by the caller, the other runs go on
+            problems.append(f"run {record.id} ({record.external_id}): {type(exc).__name__}: {exc}")
+            continue
+        if (run.state, run.start_date, run.end_date) != (record.state, record.started_at, record.ended_at):
+            await asyncio.to_thread(ledger.update_run, record.id, state=run.state,
+                                    started_at=run.start_date, ended_at=run.end_date)
+    return problems

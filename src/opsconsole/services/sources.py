@@ -117,6 +117,7 @@ class LedgerRunsSource(LocalRunsSource):
     key = "runs"
     title = "Runs (ledger)"
     target = None
+    warning: str | None = None  # shown in the pane's title: the ledger is fine, a sync is not
     columns = (
         Column("id", "ID", 6),
         Column("state", "STATE", 12),
@@ -136,13 +137,17 @@ class LedgerRunsSource(LocalRunsSource):
         super().__init__(context, limit)
 
     async def fetch(self) -> list[Item]:
+        self.warning = None
         if self._context.profile.airflow:
             from opsconsole.services.airflow_target import sync_airflow_runs
 
             try:
-                await sync_airflow_runs(self._context)
-            except Exception:  # noqa: BLE001 - Airflow down: the ledger rows stay as last seen
-                pass
+                problems = await sync_airflow_runs(self._context)
+            except Exception as exc:  # noqa: BLE001 - Airflow down: the ledger rows stay as last seen
+                problems = [f"{type(exc).__name__}: {exc}"]
+            if problems:
+                self.warning = f"Airflow states not synced: {problems[0]}" + (
+                    f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
         items = await super().fetch()
         for item in items:
             d = item.detail

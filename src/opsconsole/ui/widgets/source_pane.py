@@ -130,6 +130,9 @@ class SourcePane(Vertical):
             text.append(f"  /{self.filter_text}", style="italic")
         if self.sort_column:
             text.append(f"  ↕{self.sort_column}{'↓' if self.sort_reverse else '↑'}", style="dim")
+        warning = getattr(self.source, "warning", None)
+        if warning:
+            text.append(f"  ⚠ {warning}", style="yellow")
         if self.status.stale:
             text.append("  STALE ", style="bold black on yellow")
             text.append(f" {self.status.last_error}  retry in {self.status.next_delay:.0f}s", style="yellow")
