@@ -137,3 +137,31 @@ def test_launch_screen_snapshot(snap_compare, tmp_path, size):
         await pilot.pause(0.3)
 
     assert snap_compare(OpsConsole(ctx), terminal_size=size, run_before=open_broker)
+
+
+async def test_save_keeps_comments_and_save_as_makes_a_copy(make_app):
+    path = write_fast_preset(steps=2, interval=0.01, name="mine")
+    path.write_text("# my own notes\n" + path.read_text())
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, app, "mine")
+        await _type(pilot, screen, "seed", "99")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "seed = 99" in path.read_text())
+        assert path.read_text().startswith("# my own notes\n")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "LinePrompt")
+        app.screen.query_one("Input").value = ""
+        await pilot.press(*"mine-b", "enter")
+        copy = path.with_name("mine-b.toml")
+        await wait_for(pilot, lambda: copy.exists() and "seed = 99" in copy.read_text())
+        # a shipped preset is saved as the user's own copy, never edited in place
+        shipped = await _open(pilot, app, "local-sample")
+        await _type(pilot, shipped, "steps", "5")
+        await pilot.press("ctrl+s")
+        own = path.with_name("local-sample.toml")
+        await wait_for(pilot, lambda: own.exists() and "steps = 5" in own.read_text())
+        from opsconsole.config import paths
+
+        assert "steps = 30" in (paths.project_dir() / "presets" / "local-sample.toml").read_text()
+        assert "# The sample experiment shipped with opsconsole" in own.read_text()

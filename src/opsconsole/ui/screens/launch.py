@@ -249,7 +249,7 @@ class LaunchScreen(OpsScreen):
         self._save(None)
 
     def action_save_as(self) -> None:
-        from opsconsole.ui.screens.prompt import PromptScreen
+        from opsconsole.ui.screens.line_prompt import LinePrompt
 
         if self.preset is None:
             return
@@ -260,8 +260,8 @@ class LaunchScreen(OpsScreen):
 
                 self._save(paths.config_dir() / "presets" / f"{name.removesuffix('.toml')}.toml")
 
-        self.app.push_screen(PromptScreen("Save preset as", "name (saved in your presets dir)",
-                                          f"{self.preset.name}-copy"), _chosen)
+        self.app.push_screen(LinePrompt("Save preset as (a name; saved in your presets dir):",
+                                        f"{self.preset.name}-copy"), _chosen)
 
     def _save(self, path) -> None:
         preset = self.preset
@@ -274,6 +274,12 @@ class LaunchScreen(OpsScreen):
         kind = self.catalog.kinds[preset.kind]
         keep = {k: v for k, v in values.items()
                 if k in preset.values or v != kind.defaults().get(k)}
+        from opsconsole.config import paths
+
+        mine = paths.config_dir() / "presets"
+        if path is None and mine not in preset.path.resolve().parents:
+            # a shipped preset is never edited in place: the edit becomes the user's own copy
+            path = mine / preset.path.name
         self._write(preset, keep, sweep, path)
 
     @work(thread=True, group="save")
