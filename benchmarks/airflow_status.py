@@ -146,7 +146,7 @@ async def bench_log(client: AirflowClient, tmp: Path, mb: int) -> list[tuple[str
     # opsconsole: spool (first byte in the spool = first line the viewer can show)
     spool = AirflowLogSpool(client, tmp / "logspool")
     t0 = time.perf_counter()
-    job = spool.open(ti)
+    job = await spool.open(ti)
     await job.wait_ready()
     first = time.perf_counter() - t0
     await job.task
@@ -161,7 +161,7 @@ async def bench_log(client: AirflowClient, tmp: Path, mb: int) -> list[tuple[str
     c_first, c_total, c_size = out.stdout.split()
     # cached: the second open costs nothing
     t1 = time.perf_counter()
-    cached = AirflowLogSpool(client, tmp / "logspool").open(ti)
+    cached = await AirflowLogSpool(client, tmp / "logspool").open(ti)
     await cached.wait_ready()
     cached_s = time.perf_counter() - t1
     return [(f"log {size / 1e6:.0f} MB (rendered) / {int(c_size) / 1e6:.0f} MB NDJSON: opsconsole first line",

@@ -102,10 +102,13 @@ class AirflowSettings:
 
     @classmethod
     def from_profile(cls, table: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "AirflowSettings":
-        env = os.environ if environ is None else environ
         user_env, pass_env = table.get("username_env"), table.get("password_env")
-        return cls(url=str(table["url"]).rstrip("/"), username=env.get(user_env) if user_env else None,
-                   password=env.get(pass_env) if pass_env else None, dags=tuple(table.get("dags") or ()),
+
+        def read(name: str | None) -> str | None:  # no local holds os.environ: a crash dump would print it
+            return (os.environ if environ is None else environ).get(name) if name else None
+
+        return cls(url=str(table["url"]).rstrip("/"), username=read(user_env),
+                   password=read(pass_env), dags=tuple(table.get("dags") or ()),
                    tags=tuple(table.get("tags") or ()), verify_tls=bool(table.get("verify_tls", True)),
                    timeout=float(table.get("timeout", 30.0)), poll_interval=float(table.get("poll_interval", 5.0)),
                    username_env=user_env, password_env=pass_env)
