@@ -69,6 +69,58 @@ def test_burst_is_absorbed_in_batches(tmp_path):
         doc.close()
 
 
+def test_appended_lines_are_counted_as_soon_as_they_are_visible(tmp_path):
+    """Regression: the follow thread used to count appended lines only after `extend()`
+    returned, so a reader seeing the new `line_count` in between got 0 from `take_changes()`
+    (and the lines came later, in a second callback). Hold the thread in exactly that window."""
+    path = tmp_path / "a.log"
+    write_log(path, 100)
+    notified = []
+    doc = LogDocument(path, on_change=lambda: notified.append(1)).start()
+    try:
+        wait_for(lambda: doc.indexed and doc.index.line_count == 100, what="index")
+        doc.take_changes()
+        acknowledged = len(notified)
+        appended = b"".join(b"appended %d\n" % i for i in range(1000))
+        target = path.stat().st_size + len(appended)
+        index, source = doc.index, doc.source
+        extended, release = threading.Event(), threading.Event()
+        real_extend, real_check = index.extend, source.check
+        checks = []
+
+        def held_extend(*args, **kw):  # the follow thread stops right after indexing it all
+            end = real_extend(*args, **kw)
+            if end >= target:
+                extended.set()
+                release.wait(30)
+            return end
+
+        def counted_check():
+            checks.append(1)
+            return real_check()
+
+        index.extend = held_extend
+        source.check = counted_check
+        with open(path, "ab") as f:
+            f.write(appended)
+        assert extended.wait(30), "the follow thread never indexed the appended lines"
+        assert index.line_count == 1100
+        assert doc.take_changes() == 1000  # visible, so already counted
+        release.set()
+        polls = len(checks)
+        wait_for(lambda: len(checks) > polls, what="the follow thread to finish that poll")
+        assert doc.take_changes() == 0  # not counted a second time
+        assert len(notified) == acknowledged  # and no late callback for lines already taken
+        assert doc.generation == 0 and doc.event is None  # a pure append never resets
+        with open(path, "ab") as f:
+            f.write(b"one more\n")
+        wait_for(lambda: len(notified) == acknowledged + 1, what="notification of the next append")
+        assert doc.take_changes() == 1 and index.line_count == 1101
+    finally:
+        release.set()
+        doc.close()
+
+
 def test_truncation_resets(tmp_path):
     path = tmp_path / "a.log"
     write_log(path, 5000)

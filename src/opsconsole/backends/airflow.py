@@ -71,6 +71,9 @@ def redact_url(url: str) -> str:
     return match.group(1) + "***@" + match.group(2).rpartition("@")[2]
 
 
+_BIG_BODY = 64 * 1024  # bytes of JSON decoded in a worker thread rather than on the loop
+
+
 class AirflowError(Exception):
     """The Airflow API refused or failed a request (status and the server's message)."""
 
@@ -254,7 +257,10 @@ class AirflowClient:
         raise AssertionError("unreachable")
 
     async def _get(self, path: str, **params: Any) -> Any:
-        return (await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})).json()
+        response = await self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+        if len(response.content) > _BIG_BODY:  # decoding a big page would stall the UI's loop
+            return await asyncio.to_thread(response.json)
+        return response.json()
 
     async def _paged(self, path: str, key: str, params: dict[str, Any] | None = None,
                      limit: int | None = None) -> list[dict[str, Any]]:
@@ -364,11 +370,7 @@ class AirflowClient:
         """Every task instance of a run (all map indexes, latest try each), deduplicated."""
         params = {"order_by": "id"} if await self.major() == 3 else {}
         rows = await self._paged(self._ti_path(dag_id, run_id), "task_instances", params)
-        seen: dict[tuple[str, int], AirflowTaskInstance] = {}
-        for row in rows:
-            ti = AirflowTaskInstance.from_api(row)
-            seen[(ti.task_id, ti.map_index)] = ti
-        return sorted(seen.values(), key=lambda t: (t.task_id, t.map_index))
+        return await asyncio.to_thread(_latest_tis, rows)
 
     async def get_task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> AirflowTaskInstance:
         return AirflowTaskInstance.from_api(await self._get(self._ti_path(dag_id, run_id, task_id, map_index)))
@@ -477,6 +479,15 @@ def _header_auth(value: str) -> "Callable[[httpx.Request], httpx.Request]":
         return request
 
     return apply
+
+
+def _latest_tis(rows: list[dict[str, Any]]) -> list[AirflowTaskInstance]:
+    """Normalised, one per (task, map index), sorted (thousands of rows: run in a thread)."""
+    seen: dict[tuple[str, int], AirflowTaskInstance] = {}
+    for row in rows:
+        ti = AirflowTaskInstance.from_api(row)
+        seen[(ti.task_id, ti.map_index)] = ti
+    return sorted(seen.values(), key=lambda t: (t.task_id, t.map_index))
 
 
 def _v1_log_text(content: str) -> str:

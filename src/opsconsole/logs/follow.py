@@ -64,7 +64,9 @@ class LogDocument:
             self._tail_shown.set()
         self._lock = threading.Lock()
         self._pending = False
-        self._new_lines = 0
+        self._new_lines = 0  # lines appended (and visible in the index) not yet taken
+        self._unseen = False  # the index grew since the last take_changes()
+        self._fingerprint = b""
         self._last_progress = 0.0
         self._thread = threading.Thread(target=self._run, name="log-follow", daemon=True)
 
@@ -122,6 +124,7 @@ class LogDocument:
         """Acknowledge the last notification; returns lines appended since the previous one."""
         with self._lock:
             self._pending = False
+            self._unseen = False
             n, self._new_lines = self._new_lines, 0
         return n
 
@@ -129,6 +132,26 @@ class LogDocument:
         with self._lock:
             self._new_lines += new_lines
             if self._pending:
+                return
+            self._pending = True
+        self._on_change()
+
+    def _appended(self, lines: int, end: int) -> None:
+        """`LineIndex.extend` hook, run under the index lock as each appended block is published.
+
+        Counting here rather than after `extend()` returns closes the window in which another
+        thread could already see the new lines in `index.line_count` while `take_changes()`
+        did not count them yet (they would then be reported late, in a second callback).
+        """
+        with self._lock:
+            self._new_lines += lines
+            self._unseen = True
+            self.size = end
+
+    def _notify_growth(self) -> None:
+        """Call back for appended bytes, unless a `take_changes()` already covered all of them."""
+        with self._lock:
+            if self._pending or not self._unseen:
                 return
             self._pending = True
         self._on_change()
@@ -246,11 +269,10 @@ class LogDocument:
         if self._fingerprint and self._read_fingerprint(old_end) != self._fingerprint:
             self._reset("truncated", reopen=False)
             return
-        before = index.line_count
-        index.extend(size, self._stop.is_set)
-        self.size = index.indexed_bytes
+        # Appended lines are counted by `_appended`, atomically with becoming visible.
+        index.extend(size, self._stop.is_set, on_advance=self._appended)
         self._fingerprint = self._read_fingerprint(index.indexed_bytes)
         search = self.search
         if search is not None:
             search.extend(index.indexed_bytes)
-        self._notify(index.line_count - before)
+        self._notify_growth()

@@ -54,11 +54,15 @@ class LineIndex:
         return self._end
 
     def extend(self, limit: int, should_stop: Callable[[], bool] = lambda: False,
-               progress: Callable[[int], None] | None = None) -> int:
+               progress: Callable[[int], None] | None = None,
+               on_advance: Callable[[int, int], None] | None = None) -> int:
         """Index from where we stopped up to byte `limit`; returns the new indexed end.
 
         Reads block-aligned so a block's count is final once the block is full; a partial
-        last block is topped up on the next call.
+        last block is topped up on the next call. `on_advance(lines, end)` is called with the
+        change in `line_count` and the new indexed end *while the index lock is held*, i.e.
+        atomically with publishing them: a reader that sees the new `line_count` (from any
+        thread) is guaranteed that `on_advance` has already accounted for those lines.
         """
         bs = self.block_size
         view = memoryview(self._buf)
@@ -73,6 +77,7 @@ class LineIndex:
             count = int(np.count_nonzero(arr[:n] == 10))
             last = self._buf.rfind(b"\n", 0, n)
             with self._lock:
+                before = self._line_count_locked()
                 if block == len(self._cum):
                     self._cum.append(self._newlines)
                     self._ts.append(float("nan"))
@@ -80,6 +85,8 @@ class LineIndex:
                 if last >= 0:
                     self._last_nl = self._end + last
                 self._end += n
+                if on_advance is not None:
+                    on_advance(self._line_count_locked() - before, self._end)
             if self._ts[block] != self._ts[block]:  # nan: look for the block's first stamp
                 self._ts[block] = self._first_timestamp(block)
             if progress is not None:
@@ -112,8 +119,11 @@ class LineIndex:
     def line_count(self) -> int:
         """Lines indexed so far, counting an unterminated last line."""
         with self._lock:
-            partial = 1 if self._end > self._last_nl + 1 else 0
-            return self._newlines + partial
+            return self._line_count_locked()
+
+    def _line_count_locked(self) -> int:
+        partial = 1 if self._end > self._last_nl + 1 else 0
+        return self._newlines + partial
 
     @property
     def newline_count(self) -> int:
