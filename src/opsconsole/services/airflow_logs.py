@@ -145,11 +145,17 @@ class AirflowLogSpool:
         path.parent.mkdir(parents=True, exist_ok=True)
         return None
 
-    async def _download(self, ti: AirflowTaskInstance, try_number: int, job: LogJob) -> None:
+    async def _open_writer(self, job: LogJob) -> SpoolWriter | None:
+        """The job's spool file (in a thread); None, with the job finished in error, if it fails."""
         try:
-            writer = await asyncio.to_thread(SpoolWriter, job.path)
+            return await asyncio.to_thread(SpoolWriter, job.path)
         except OSError as exc:
             await self._finish(job, f"{type(exc).__name__}: {exc}")
+            return None
+
+    async def _download(self, ti: AirflowTaskInstance, try_number: int, job: LogJob) -> None:
+        writer = await self._open_writer(job)
+        if writer is None:
             return
         error = None
         try:
@@ -192,10 +198,8 @@ class AirflowLogSpool:
             job._got_data()
 
     async def _follow(self, ti: AirflowTaskInstance, try_number: int, job: LogJob) -> None:
-        try:
-            writer = await asyncio.to_thread(SpoolWriter, job.path)
-        except OSError as exc:
-            await self._finish(job, f"{type(exc).__name__}: {exc}")
+        writer = await self._open_writer(job)
+        if writer is None:
             return
         error = None
         token: str | None = None
