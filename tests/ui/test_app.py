@@ -42,7 +42,9 @@ async def test_screens_switch_by_key(make_app):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         rows = {row[3]: row[0] for row in app.screen.rows}
         assert rows["app.killswitch"] == "ctrl+k" and rows["app.runs"] == "r"
-        assert set(rows) >= {"app.status", "app.logs", "app.launch", "app.balances", "app.help", "pane.filter"}
+        assert set(rows) >= {"app.status", "app.logs", "app.launch", "app.balances", "app.help", "pane.filter",
+                             "airflow.clear", "logview.search", "logview.follow"}
+        assert rows["logview.save"] == "S"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen))
 

@@ -12,7 +12,8 @@ from textual.widgets import Static
 from opsconsole.ui.keymap import KEYS
 
 SCOPES = {"global": "Everywhere", "status": "Status", "pane": "Tables (Status, Runs)", "logs": "Logs",
-          "launch": "Launch", "runs": "Runs", "killswitch": "Kill-switch (armed)"}
+          "launch": "Launch", "runs": "Runs", "killswitch": "Kill-switch (armed)",
+          "airflow": "Airflow pane", "logview": "Log viewer"}
 
 
 class HelpScreen(ModalScreen[None]):
@@ -36,13 +37,20 @@ class HelpScreen(ModalScreen[None]):
             shown = ", ".join(_pretty(k) for k in keys.split(","))
             self.rows.append((shown, key.description, SCOPES.get(key.scope, key.scope), key.id))
             table.add_row(*self.rows[-1])
+        from opsconsole.ui.widgets.log_view import LogView
+
+        for binding in LogView.BINDINGS:  # the viewer's own keys, declared with the widget
+            keys = keymap.get(binding.id, binding.key)
+            shown = ", ".join(_pretty(k) for k in keys.split(","))
+            self.rows.append((shown, binding.description, SCOPES["logview"], binding.id or ""))
+            table.add_row(*self.rows[-1])
         with VerticalScroll() as scroll:
-            scroll.border_title = "Keys — remap any of them in the config's [keys] table by id"
+            scroll.border_title = "Keys — remap any of them in the config's \\[keys] table by id"
             yield Static(table)
-            yield Static("\nThe log viewer's own keys are listed in docs/logs.md. "
-                         "ctrl+p opens the command palette: every screen and action by name.")
+            yield Static("\nctrl+p opens the command palette: every screen and action by name.")
 
 
 def _pretty(key: str) -> str:
     return {"question_mark": "?", "slash": "/", "left_square_bracket": "[",
-            "right_square_bracket": "]", "escape": "esc"}.get(key.strip(), key.strip())
+            "right_square_bracket": "]", "escape": "esc", "colon": ":", "percent_sign": "%",
+            "ampersand": "&", "equals_sign": "=", "space": "space"}.get(key.strip(), key.strip())
