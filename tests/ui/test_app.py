@@ -210,3 +210,32 @@ async def test_status_pane_filter_sort_maximise_and_describe(make_app):
         await pilot.press("d")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "DescribeScreen")
         await pilot.press("escape")
+
+
+async def test_quit_is_refused_while_the_kill_switch_fires(make_app, monkeypatch):
+    release = asyncio.Event()
+
+    def plan(context):
+        async def slow():
+            await release.wait()
+            return "stopped"
+
+        return [KillStep("slow", "test", "waits", slow, deadline=30)]
+
+    monkeypatch.setattr(killplan, "build_plan", plan)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "status")
+        await pilot.press("ctrl+k")
+        await wait_for(pilot, lambda: isinstance(app.screen, KillSwitchModal))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, KillResultsScreen))
+        await pilot.press("escape", "q")
+        await pilot.pause(0.2)
+        assert any("still firing" in str(n.message) for n in app._notifications)
+        assert not app._kill_task.done()  # the fire goes on
+        release.set()
+        await wait_for(pilot, lambda: app._kill_task.done())
+        assert [a["event"] for a in app.context.ledger.list_audit()][-1] == "done"
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app._exit)
