@@ -301,7 +301,10 @@ async def clear(hub: AirflowHub, dag_id: str, run_id: str, ti: AirflowTaskInstan
 
 
 # --- the kill-switch step ----------------------------------------------------------------------------
-_KILLED = re.compile(r"Task killed|terminated with exit code|Process exited|exited with return code")
+# how the end of a killed task process reads in its log: Airflow 3, Airflow 2 after SIGTERM, and
+# Airflow 2 after the SIGKILL escalation (a task that ignored SIGTERM for killed_task_cleanup_time)
+_KILLED = re.compile(r"Task killed|terminated with exit code|Process exited|exited with return code"
+                     r"|status='terminated'|was killed before it finished")
 
 
 async def stop_everything(client: AirflowClient, *, confirm_within: float = 25.0, list_within: float = 10.0,
