@@ -106,11 +106,6 @@ class CheckedToml:
 
         self.problems.append(Problem(self.source, self.lines.line(path), key_name(path), message))
 
-    def unknown_keys(self, table: object, known: set[str], path: tuple[object, ...] = ()) -> None:
-        for key in table if isinstance(table, dict) else ():
-            if key not in known:
-                self.bad((*path, key), f"unknown key (known: {', '.join(sorted(known))})")
-
     def raise_if_any(self) -> None:
         if self.problems:
             raise self.error(self.problems)
