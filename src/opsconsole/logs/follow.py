@@ -5,6 +5,12 @@ read the tail window (so the first screen is painted before any indexing), index
 file, then poll the source every few tens of ms, indexing appended bytes in one batch per
 poll however many lines arrived, and resetting on truncation or rotation. The viewer is
 told through one coalesced callback; it then reads the document's state on its own thread.
+
+A remote source (`source.remote`, e.g. a `RangedSource`) is not indexed unless asked
+(`request_index()`: a search or a jump needs it), since that would transfer the whole
+object: its tail window is followed by extending it (`TailWindow.grown`) and scrolled back
+on request (`request_earlier()`). A complete source (a finished stream) is polled once more
+for its last bytes and then no more (`finished`).
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ from typing import Callable
 from typing import TYPE_CHECKING
 
 from .query import Query
-from .source import Change, Source, open_source
+from .ref import open_ref
+from .source import Change, Source
 from .tail import TAIL_BYTES, LineMap, TailWindow
 
 if TYPE_CHECKING:  # numpy-backed; imported in the thread once the tail is on screen
     from .index import LineIndex
+    from .ref import LogRef
     from .search import Search
 
 POLL_INTERVAL = 0.03
@@ -38,7 +46,7 @@ class LogDocument:
     call. All public attributes are safe to read from another thread.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, source: Source | None = None,
+    def __init__(self, path: "str | os.PathLike | LogRef | None" = None, *, source: Source | None = None,
                  on_change: Callable[[], None] | None = None,
                  poll_interval: float = POLL_INTERVAL, tail_bytes: int = TAIL_BYTES,
                  use_rg: bool | None = None, paint_first: bool = False) -> None:
@@ -57,7 +65,13 @@ class LogDocument:
         self.event: str | None = None  # last notable event: "truncated", "rotated", "deleted"
         self.error: str | None = None
         self.search: Search | None = None
+        self.remote = False  # the source is remote: indexed only on request
+        self.finished = False  # the source is complete and its last bytes are in: no more polling
+        self.polls = 0  # source checks so far (a finished document stops counting)
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a request (index, earlier lines) or close
+        self._index_wanted = threading.Event()
+        self._earlier_wanted = 0  # bytes more of tail window asked for
         self._tail_ready = threading.Event()
         self._tail_shown = threading.Event()
         if not paint_first:  # no viewer waiting to paint: index straight away
@@ -84,6 +98,7 @@ class LogDocument:
         """
         self._stop.set()
         self._tail_shown.set()
+        self._wake.set()
         if self.search is not None:
             self.search.cancel()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
@@ -110,6 +125,24 @@ class LogDocument:
         if self.index is None or not self.size:
             return 0.0
         return min(1.0, self.index.indexed_bytes / self.size)
+
+    @property
+    def index_wanted(self) -> bool:
+        """The whole source is (being) indexed: always for a local one, on request for a remote one."""
+        return not self.remote or self._index_wanted.is_set()
+
+    def request_index(self) -> None:
+        """Index the whole source (a remote one transfers it all), in the background thread."""
+        if not self._index_wanted.is_set():
+            self._index_wanted.set()
+            self._wake.set()
+
+    def request_earlier(self, nbytes: int | None = None) -> None:
+        """Before the index exists: extend the tail window `nbytes` (default: the tail size) back."""
+        if self.indexed:
+            return
+        self._earlier_wanted = max(self._earlier_wanted, nbytes or self.tail_bytes)
+        self._wake.set()
 
     def wait_tail(self, timeout: float) -> bool:
         """Wait up to `timeout` s for the first tail window (or an error); True if there is one."""
@@ -181,7 +214,8 @@ class LogDocument:
     def _run(self) -> None:
         try:
             if self.source is None:
-                self.source = open_source(self.path)
+                self.source = open_ref(self.path)
+            self.remote = bool(getattr(self.source, "remote", False))
             self._load()
             self._follow()
         except Exception as exc:  # reported in the status line, never raised into the UI
@@ -200,6 +234,13 @@ class LogDocument:
         self.tail = TailWindow(source, self.tail_bytes, self.size)
         self._tail_ready.set()
         self._notify()
+        if self.index_wanted:
+            self._build_index()
+
+    def _build_index(self) -> None:
+        """The full index of the current source, up to its size now."""
+        source = self.source
+        assert source is not None
         # Paint before indexing: the first screen should not share the CPU (or the GIL) with
         # the index or the numpy import (paint_first=True: the viewer calls tail_shown()).
         self._tail_shown.wait(0.5)
@@ -238,14 +279,43 @@ class LogDocument:
     def _follow(self) -> None:
         source = self.source
         assert source is not None
-        while not self._stop.wait(self.poll_interval):
+        while not self._stop.is_set():
+            # A finished source waits for requests only; others are polled every interval.
+            self._wake.wait(None if self.finished else self.poll_interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
             try:
+                self._serve_requests()
+                if self.finished:
+                    continue
+                complete = source.complete  # read before the check: its bytes are all written
                 self._poll(source)
+                if complete:
+                    self.finished = True
+                    self._notify()
             except OSError as exc:  # e.g. the new file vanished between stat and open: retry
                 self.event = f"{type(exc).__name__}: {exc}"
                 self._notify()
 
+    def _serve_requests(self) -> None:
+        """(Thread.) Build the index or load earlier lines if the viewer asked."""
+        if self.index is None and self._index_wanted.is_set():
+            self._build_index()
+            return
+        want, self._earlier_wanted = self._earlier_wanted, 0
+        tail = self.tail
+        if want and not self.indexed and tail is not None and not tail.at_start:
+            while True:  # a line longer than `want` would not move the window: ask more
+                new = tail.earlier(want)
+                if new.first_offset < tail.first_offset or new.at_start:
+                    break
+                want *= 2
+            self.tail = new
+            self._notify()
+
     def _poll(self, source: Source) -> None:
+        self.polls += 1
         check = source.check()
         if check.change is Change.ROTATED:
             self._reset("rotated", reopen=True)
@@ -254,6 +324,15 @@ class LogDocument:
         elif check.change is Change.GONE:
             self.event = "deleted"
             self._notify()
+        elif self.index is None:  # a remote source shown by its tail window only
+            if check.change is Change.GREW and self.tail is not None:
+                old = self.tail.line_count
+                self.tail = self.tail.grown(check.size)  # an unterminated last line is re-read, not added
+                self.size = self.tail.end
+                with self._lock:
+                    self._new_lines += self.tail.line_count - old
+                    self._unseen = True
+                self._notify_growth()
         elif check.change is Change.GREW:
             self._grow(check.size)
         elif self._fingerprint and self._read_fingerprint(self.index.indexed_bytes) != self._fingerprint:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, Union, runtime_checkable
 
 if TYPE_CHECKING:
     from opsconsole.logs.ranged import RangeReader
+    from opsconsole.logs.source import Source
     from opsconsole.logs.spool import SpoolJob
 
 
@@ -107,3 +108,23 @@ def as_ref(log: "LogRef | str | Path") -> LogRef:
     if isinstance(log, (FileLog, StreamLog, RangedLog)):
         return log
     return FileLog(str(log))
+
+
+def open_ref(log: "LogRef | str | Path") -> "Source":
+    """The byte source behind a reference (blocking: call it off the UI thread).
+
+    A file is read in place, a stream through its spool file (complete once the job ended),
+    a ranged object through a block cache.
+    """
+    ref = as_ref(log)
+    if isinstance(ref, StreamLog):
+        from opsconsole.logs.spool import JobSource
+
+        return JobSource(ref.job)
+    if isinstance(ref, RangedLog):
+        from opsconsole.logs.ranged import RangedSource
+
+        return RangedSource(ref.reader)
+    from opsconsole.logs.source import open_source
+
+    return open_source(ref.path)

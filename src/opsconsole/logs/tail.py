@@ -35,7 +35,8 @@ class TailWindow:
 
     The first, probably partial, line of the window is dropped unless the window starts at
     byte 0 (or holds no newline at all: then it is the end of one huge line). Line numbers
-    are relative to the window.
+    are relative to the window. A window is never changed: `grown()` and `earlier()` return
+    a new one (a remote log that is not indexed is followed and scrolled back that way).
     """
 
     def __init__(self, source: Source, nbytes: int = TAIL_BYTES, size: int | None = None) -> None:
@@ -49,16 +50,8 @@ class TailWindow:
             first = nl + 1 if 0 <= nl < len(data) - 1 else 0
         self.first_offset = start + first
         self.end = start + len(data)
-        starts, ends = array("q"), array("q")
-        pos = first
-        while pos < len(data):
-            nl = data.find(b"\n", pos)
-            if nl < 0:
-                nl = len(data)  # unterminated last line
-            starts.append(start + pos)
-            ends.append(start + nl)
-            pos = nl + 1
-        self._starts, self._ends = starts, ends
+        self._starts, self._ends = array("q"), array("q")
+        _split(data, start, first, self._starts, self._ends)
 
     @property
     def line_count(self) -> int:
@@ -69,6 +62,68 @@ class TailWindow:
 
     def line_at_offset(self, offset: int) -> int:
         return max(0, bisect_right(self._starts, offset) - 1)
+
+    def _copy(self) -> "TailWindow":
+        new = object.__new__(TailWindow)
+        new.source, new.first_offset, new.end = self.source, self.first_offset, self.end
+        new._starts, new._ends = array("q", self._starts), array("q", self._ends)
+        return new
+
+    def grown(self, size: int) -> "TailWindow":
+        """This window extended to byte `size` (bytes appended since); the last line is re-read
+        if it had no newline yet."""
+        new = self._copy()
+        scan = self.end
+        if new._starts and new._ends[-1] == self.end:  # unterminated last line: it may go on
+            scan = new._starts.pop()
+            new._ends.pop()
+        data = self.source.read(scan, max(0, size - scan))
+        _split(data, scan, 0, new._starts, new._ends)
+        new.end = scan + len(data)
+        return new
+
+    def earlier(self, nbytes: int) -> "TailWindow":
+        """This window extended `nbytes` towards the start of the source (line numbers shift)."""
+        if self.first_offset <= 0:
+            return self
+        start = max(0, self.first_offset - nbytes)
+        data = self.source.read(start, self.first_offset - start)
+        first = 0
+        if start > 0:
+            nl = data.find(b"\n")
+            first = nl + 1 if nl >= 0 else 0  # no newline: all of it is the old first line
+        new = object.__new__(TailWindow)
+        new.source, new.end = self.source, self.end
+        new.first_offset = start + first
+        new._starts, new._ends = array("q"), array("q")
+        _split(data, start, first, new._starts, new._ends)
+        starts = array("q", self._starts)
+        if new._ends and new._ends[-1] == start + len(data):  # the old first line began earlier
+            joined = new._starts.pop()
+            new._ends.pop()
+            if starts:
+                starts[0] = joined
+        new._starts.extend(starts)
+        new._ends.extend(self._ends)
+        if new._starts:
+            new.first_offset = new._starts[0]
+        return new
+
+    @property
+    def at_start(self) -> bool:
+        """The window begins at byte 0 (nothing earlier to load)."""
+        return self.first_offset == 0
+
+
+def _split(data: bytes, base: int, pos: int, starts: array, ends: array) -> None:
+    """Append the spans of the lines of `data[pos:]` (at `base` in the source) to starts/ends."""
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            nl = len(data)  # unterminated last line
+        starts.append(base + pos)
+        ends.append(base + nl)
+        pos = nl + 1
 
 
 def read_line(source: Source, span: tuple[int, int], cap: int) -> tuple[bytes, int]:
