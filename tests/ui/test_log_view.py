@@ -420,3 +420,129 @@ async def test_tail_app_single_gz_is_mounted_and_focused(tmp_path):
         view = app.query_one(LogView)
         await until(pilot, lambda: view.line_count == 100 and app.focused is view, "indexed and focused")
         await until(pilot, lambda: "line 99" in screen_text(view), "tail painted")
+
+
+# -- log references: a stream's spool job, a remote ranged object ---------------------------
+
+
+class GatedStream:
+    """A real LogStream (async generator): the first read waits for `gate`; reads return the
+    pages after an integer cursor; done once `finished` is set and all pages were read;
+    `fail` makes the next read raise."""
+
+    def __init__(self, key: str, pages: list[bytes]) -> None:
+        import asyncio
+
+        self.key, self.label = key, "dag run task try 1"
+        self.pages = pages
+        self.gate = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.fail: str | None = None
+
+    async def read(self, cursor):
+        from opsconsole.logs.ref import StreamChunk
+
+        await self.gate.wait()
+        if self.fail:
+            raise ConnectionError(self.fail)
+        start = cursor or 0
+        for i in range(start, len(self.pages)):
+            yield StreamChunk(self.pages[i], cursor=i + 1)
+        if self.finished.is_set():
+            yield StreamChunk(b"", done=True)
+
+    def poll_interval(self, size: int) -> float:
+        return 0.01
+
+
+def status_line(view: LogView) -> str:
+    return view.render_line(view._content_height).text
+
+
+async def test_stream_job_state_reaches_the_status_line_and_polling_stops_when_done(tmp_path):
+    from opsconsole.logs.ref import StreamLog
+    from opsconsole.logs.spool import LogSpool
+
+    stream = GatedStream("airflow/dag/run/task/1", [f"step {i}\n".encode() for i in range(50)])
+    spool = LogSpool(tmp_path / "spool")
+    job = await spool.open(stream)
+    app = ViewApp(StreamLog(job))
+    async with app.run_test(size=(120, 12)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: "⏳ preparing" in status_line(view), "preparing shown")
+        assert "dag run task try 1" in status_line(view)
+        stream.gate.set()
+        await until(pilot, lambda: "following" in status_line(view), "following shown")
+        await until(pilot, lambda: "step 49" in screen_text(view), "the spooled lines")
+        assert not view.document.finished
+        stream.pages.append(b"the last line\n")
+        stream.finished.set()
+        await until(pilot, lambda: "done" in status_line(view), "done shown")
+        await until(pilot, lambda: view.document.finished, "the engine stops polling")
+        await until(pilot, lambda: "the last line" in screen_text(view), "the last line")
+        assert "FOLLOW" not in status_line(view)
+        polls = view.document.polls
+        await pilot.pause(0.2)
+        assert view.document.polls == polls  # a finished spool is not polled any more
+    await spool.close()
+
+
+async def test_failed_stream_shows_its_error(tmp_path):
+    from opsconsole.logs.ref import StreamLog
+    from opsconsole.logs.spool import LogSpool
+
+    stream = GatedStream("failing", [b"a line\n"])
+    stream.fail = "server went away"
+    stream.gate.set()
+    spool = LogSpool(tmp_path)
+    job = await spool.open(stream)
+    app = ViewApp(StreamLog(job))
+    async with app.run_test(size=(120, 12)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: "failed: ConnectionError: server went away" in status_line(view), "error")
+        await until(pilot, lambda: view.document.finished, "no more polling")
+
+
+class ThreadRecordingReader:
+    """A RangeReader over a local file that records which threads read it."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        from opsconsole.logs.ranged import LocalRangeReader
+
+        self._inner = LocalRangeReader(path)
+        self.name = f"sftp://host{path}"
+        self.threads: set[str] = set()
+        self._current = threading.current_thread
+
+    def size(self) -> int:
+        return self._inner.size()
+
+    def read_range(self, offset: int, n: int) -> bytes:
+        self.threads.add(self._current().name)
+        return self._inner.read_range(offset, n)
+
+
+async def test_ranged_log_shows_its_last_line_without_reading_on_the_ui_thread(log):
+    import threading
+
+    from opsconsole.logs.ref import RangedLog
+
+    reader = ThreadRecordingReader(log)
+    app = ViewApp(RangedLog(reader))
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(LogView)
+        await until(pilot, lambda: "step 4999 " in screen_text(view), "the last line")
+        assert view.document.remote and not view.document.indexed
+        assert "tail L" in status_line(view) and "read" in status_line(view)
+        await pilot.press("g")  # the top of the tail window: earlier lines are loaded
+        await until(pilot, lambda: view.document.tail.at_start, "earlier lines")
+        await pilot.press("g")
+        await until(pilot, lambda: "step 0 " in screen_text(view), "the first line")
+        await type_prompt(pilot, "slash", "needle")  # a search asks for the whole index
+        await until(pilot, lambda: view.document.indexed, "index on request")
+        await until(pilot, lambda: view.document.search is not None and view.document.search.done, "search")
+        assert view.document.search.count == 20
+        await until(pilot, lambda: "needle" in view.line_text(view.cursor), "jumped to a hit")
+    assert threading.main_thread().name not in reader.threads

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
+from opsconsole.logs.ref import LogRef, StreamLog, as_ref
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.bindings import bindings
 
@@ -36,15 +38,28 @@ class LogsScreen(OpsScreen):
     def tabs(self) -> TabbedContent:
         return self.query_one(TabbedContent)
 
-    async def open(self, path: str, title: str | None = None) -> None:
-        """Open (or switch to) the tab of `path`."""
+    async def open(self, log: "LogRef | str | Path", title: str | None = None) -> None:
+        """Open (or switch to) the tab of a log reference (or a local path).
+
+        A tab is identified by the log's path (a stream's spool file, a remote object's
+        name); its label is `title`, else the reference's label. A stream opened again with a
+        new job (after a failure, or fresh) replaces the view of the old job in its tab.
+        """
         from opsconsole.ui.widgets.log_view import LogView
 
-        tab_id = _tab_id(path)
+        ref = as_ref(log)
+        tab_id = _tab_id(ref.path)
         tabs = self.tabs
-        if not tabs.query(f"#{tab_id}"):
-            view = LogView(path, follow=True)
-            await tabs.add_pane(TabPane(title or path, view, id=tab_id))
+        panes = tabs.query(f"#{tab_id}")
+        if panes:
+            pane = panes.first(TabPane)
+            views = pane.query(LogView)
+            if isinstance(ref, StreamLog) and views and views.first().ref != ref:
+                await views.first().remove()
+                await pane.mount(LogView(ref, follow=True))
+        else:
+            view = LogView(ref, follow=True)
+            await tabs.add_pane(TabPane(title or ref.label, view, id=tab_id))
         tabs.active = tab_id
         self.query_one("#empty").display = False
         self.call_after_refresh(self._focus_active)

@@ -77,15 +77,30 @@ class LogViewActions:
         if kind == "search" and self.query is not None:
             value = self.query.pattern
         elif kind == "save":
-            value = str(self.path.with_name(self.path.name + ".saved.log"))
+            value = str(self._save_default())
         from opsconsole.ui.screens.line_prompt import LinePrompt
 
         self.app.push_screen(LinePrompt(_PROMPTS[kind], value), lambda text: self._answer(kind, text))
+
+    def _save_default(self) -> Path:
+        if self._doc.remote:  # no local folder behind a remote object: the current one
+            return Path.cwd() / (Path(self.path.name).name + ".saved.log")
+        return self.path.with_name(self.path.name + ".saved.log")
+
+    def _needs_index(self) -> bool:
+        """A remote log shown by its tail: ask for the whole index (it reads the whole object)."""
+        if self._doc.remote and not self._doc.indexed:
+            self._doc.request_index()
+            self._notice("indexing the whole remote log first (it is read in full); try again then")
+            return True
+        return False
 
     def _answer(self, kind: str, text: str | None) -> None:
         if not text:
             return
         text = text.strip()
+        if kind in ("line", "percent", "time") and self._needs_index():
+            return
         if kind == "line" or kind == "percent":
             self._jump(text if kind == "line" else text.rstrip("%") + "%")
         elif kind == "time":
@@ -142,6 +157,7 @@ class LogViewActions:
             self._start_search()
         else:
             self._doc.cancel_search()
+            self._doc.request_index()  # a remote log is indexed on request only
             self._search_pending = True
         self.refresh()
 
