@@ -18,6 +18,20 @@ _EXPORTS = {
     "LogDocument": "follow",
     "Query": "query",
     "Search": "search",
+    "FileLog": "ref",
+    "LogRef": "ref",
+    "LogStream": "ref",
+    "RangedLog": "ref",
+    "StreamChunk": "ref",
+    "StreamLog": "ref",
+    "as_ref": "ref",
+    "open_ref": "ref",
+    "LogSpool": "spool",
+    "SpoolJob": "spool",
+    "SpoolState": "spool",
+    "LocalRangeReader": "ranged",
+    "RangeReader": "ranged",
+    "RangedSource": "ranged",
 }
 
 __all__ = sorted(_EXPORTS)
