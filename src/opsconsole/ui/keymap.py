@@ -1,17 +1,41 @@
-"""Every key of the app in one table: id → default keys and description.
+"""Every key of the app in one table: id → default keys, action and description.
 
 Plain data (no Textual import) so `opsconsole config check` can validate a user's `[keys]`
-remapping without starting the UI. Screens build their Bindings from here, and `?` lists it."""
+remapping without starting the UI. Every Screen, Widget and App builds its BINDINGS from here
+(`ui/bindings.py`), `?` lists it, and tests/ui/test_keymap.py fails on a Binding declared
+anywhere else. Backends add their pane actions at start-up with `register()`.
+
+Scopes. A key's scope is the screen, widget or app that declares it. Two scopes are *live
+together* when one can have the focus while the other still hears keys: the same scope;
+"global" with every scope (the app's keys work everywhere); and a scope with those listed for
+it in INSIDE (a widget with the screens that host it); a backend's pane scope, made by
+`register()`, with the table it extends and Status. Sibling scopes (a table and the log preview
+beside it, two backends' panes) never are.
+
+Remaps (`remap_problems`) are refused when
+- the id is unknown, or a key is empty;
+- any binding other than the kill-switch's (app.killswitch) would use the kill-switch's key,
+  as remapped: nothing may shadow or share the one key that stops everything;
+- one key would reach two ids live together *and the defaults did not already pair those two
+  ids on that key*. The default overlaps are by design — the focused widget wins, as in less:
+  while a log has the focus `n` is its next match, not Launch; `esc` closes a modal. A remap
+  may keep them but never add one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import combinations
+
+GLOBAL = "global"
+KILLSWITCH = "app.killswitch"
 
 
 @dataclass(frozen=True)
 class Key:
     id: str
-    keys: str
+    keys: str  # comma-separated Textual key names
     action: str
     description: str
     scope: str  # "global" or the screen/widget it belongs to
@@ -41,12 +65,6 @@ KEYS: tuple[Key, ...] = (
     Key("pane.open_log", "enter,l", "open_log", "Log", "pane"),
     Key("pane.describe", "d", "describe", "Describe", "pane"),
     Key("pane.back", "escape", "back", "Back / clear filter", "pane", show=False),
-    # Airflow pane: act on the selected item of the current level (DAG, run or task instance)
-    Key("airflow.trigger", "t", "trigger", "Trigger", "airflow"),
-    Key("airflow.clear", "c", "clear", "Clear ↓", "airflow"),
-    Key("airflow.clear_failed", "C", "clear_failed", "Clear failed", "airflow"),
-    Key("airflow.mark_failed", "F", "mark_failed", "Mark failed", "airflow"),
-    Key("airflow.pause", "p", "toggle_pause", "Pause/unpause", "airflow"),
     # logs screen
     Key("logs.close_tab", "x", "close_tab", "Close tab", "logs"),
     Key("logs.next_tab", "right_square_bracket", "next_tab", "Next tab", "logs"),
@@ -67,11 +85,181 @@ KEYS: tuple[Key, ...] = (
     # kill-switch modal
     Key("kill.fire", "enter", "fire", "FIRE", "killswitch", priority=True),
     Key("kill.cancel", "escape", "cancel", "Cancel", "killswitch", priority=True),
+    # a JSON object typed by the operator (an action's input, e.g. an Airflow run's conf)
+    Key("json_input.cancel", "escape", "cancel", "Cancel", "json_input"),
+    Key("json_input.submit", "ctrl+s", "submit", "Next", "json_input", priority=True),
+    # kill-switch results
+    Key("killresults.close", "escape,q", "close", "Close", "killresults"),
+    # log viewer (while a log has the focus; it wins over the screen's and the app's keys)
+    Key("logview.follow", "f", "toggle_follow", "Follow", "logview"),
+    Key("logview.top", "g,home", "top", "Top", "logview", show=False),
+    Key("logview.bottom", "G,end", "bottom", "Bottom", "logview", show=False),
+    Key("logview.up", "up,k", "cursor(-1)", "Up", "logview", show=False),
+    Key("logview.down", "down,j", "cursor(1)", "Down", "logview", show=False),
+    Key("logview.page_up", "pageup,ctrl+b", "page(-1)", "Page up", "logview", show=False),
+    Key("logview.page_down", "pagedown,space", "page(1)", "Page down", "logview", show=False),
+    Key("logview.left", "left", "pan(-8)", "Left", "logview", show=False),
+    Key("logview.right", "right", "pan(8)", "Right", "logview", show=False),
+    Key("logview.goto_line", "colon", "prompt('line')", "Go to line", "logview"),
+    Key("logview.goto_percent", "percent_sign", "prompt('percent')", "Go to %", "logview", show=False),
+    Key("logview.goto_time", "t", "prompt('time')", "Go to time", "logview", show=False),
+    Key("logview.search", "slash", "prompt('search')", "Search", "logview"),
+    Key("logview.next", "n", "next_match(1)", "Next", "logview", show=False),
+    Key("logview.previous", "N", "next_match(-1)", "Previous", "logview", show=False),
+    Key("logview.case", "I", "toggle_case", "Case", "logview", show=False),
+    Key("logview.regex", "R", "toggle_regex", "Regex", "logview", show=False),
+    Key("logview.filter", "ampersand", "toggle_filter", "Filter", "logview"),
+    Key("logview.clear", "escape", "clear_search", "Clear", "logview", show=False),
+    Key("logview.wrap", "w", "toggle_wrap", "Wrap", "logview"),
+    Key("logview.mark", "m", "mark", "Mark", "logview", show=False),
+    Key("logview.save", "S", "prompt('save')", "Save", "logview", show=False),
+    Key("logview.copy", "c", "copy_line", "Copy", "logview", show=False),
+    Key("logview.open_line", "enter", "open_line", "Open line", "logview", show=False),
+    # the log viewer's prompt and its whole-line view
+    Key("logview.prompt.cancel", "escape", "cancel", "Cancel", "line_prompt"),
+    Key("logview.line.close", "escape,q", "close", "Close", "whole_line"),
+    # `opsconsole tail` (the viewer alone)
+    Key("tail.quit", "q", "quit", "Quit", "tail"),
+    # other modals
+    Key("help.close", "escape,q,question_mark", "dismiss", "Close", "help"),
+    Key("confirm.cancel", "escape", "cancel", "Cancel", "confirm"),
+    Key("describe.close", "escape,q,d", "dismiss", "Close", "describe"),
+    Key("compare.close", "escape,q", "dismiss", "Close", "compare"),
 )
 
-BY_ID = {k.id: k for k in KEYS}
-BINDING_IDS = tuple(BY_ID)
+# Scopes whose keys are live together with a scope besides its own and "global" (see above).
+INSIDE: dict[str, tuple[str, ...]] = {
+    "pane": ("status", "runs"),
+    "logview": ("status", "logs", "tail", "whole_line"),
+}
+# A registered scope is a backend's pane: a SourcePane (the table's keys) on Status.
+BACKEND_PANE = ("pane", "status")
+
+BINDING_IDS = tuple(k.id for k in KEYS)  # the static table only; binding_ids() adds registered keys
+
+_registered: dict[str, Key] = {}  # keys backends declared at start-up, by id
+
+
+def register(keys: Iterable[Key]) -> None:
+    """Add keys (a backend's pane actions) to the table, all or none.
+
+    Idempotent: registering an identical Key again does nothing. Raises ValueError when an id is
+    already defined differently, when a key string is empty, when a key is the kill-switch's, or
+    when it is already bound to another id live together with it: the overlaps accepted by
+    `remap_problems` are the static table's alone. Register before the class whose BINDINGS
+    come from the scope is made."""
+    table = by_id()
+    kill = set(_split(table[KILLSWITCH].keys))
+    new: dict[str, Key] = {}
+    for key in keys:
+        known = new.get(key.id) or table.get(key.id)
+        if known == key:
+            continue
+        if known is not None:
+            raise ValueError(f"key binding {key.id!r} is already defined as {known}")
+        names = set(_split(key.keys))
+        if "" in names:
+            raise ValueError(f"key binding {key.id!r}: empty key in {key.keys!r}")
+        if kill & names:
+            raise ValueError(f"key binding {key.id!r}: {', '.join(sorted(kill & names))} "
+                             f"is the kill-switch's key ({KILLSWITCH})")
+        pending = (*new.values(), key)
+        for other in (*table.values(), *new.values()):
+            shared = names & set(_split(other.keys))
+            if shared and _live(key.scope, other.scope, _hosts(key.scope, pending), _hosts(other.scope, pending)):
+                raise ValueError(f"key binding {key.id!r}: {', '.join(sorted(shared))} "
+                                 f"is already bound to {other.id}")
+        new[key.id] = key
+    _registered.update(new)
+
+
+def all_keys() -> tuple[Key, ...]:
+    """The static table, then the registered keys in the order they came."""
+    return KEYS + tuple(_registered.values())
+
+
+def by_id() -> dict[str, Key]:
+    return {k.id: k for k in all_keys()}
+
+
+def binding_ids() -> tuple[str, ...]:
+    return tuple(k.id for k in all_keys())
 
 
 def for_scope(scope: str) -> list[Key]:
-    return [k for k in KEYS if k.scope == scope]
+    return [k for k in all_keys() if k.scope == scope]
+
+
+def live_together(a: str, b: str) -> bool:
+    """Whether keys of scopes `a` and `b` can both be heard at one moment (see the docstring)."""
+    return _live(a, b, _hosts(a), _hosts(b))
+
+
+def _hosts(scope: str, pending: Iterable[Key] = ()) -> tuple[str, ...]:
+    """The scopes hosting `scope` (INSIDE, or a backend pane's for a registered scope)."""
+    if scope in INSIDE:
+        return INSIDE[scope]
+    static = any(k.scope == scope for k in KEYS)
+    registered = any(k.scope == scope for k in (*_registered.values(), *pending))
+    return BACKEND_PANE if registered and not static else ()
+
+
+def _live(a: str, b: str, a_hosts: tuple[str, ...], b_hosts: tuple[str, ...]) -> bool:
+    return a == b or GLOBAL in (a, b) or b in a_hosts or a in b_hosts
+
+
+def remap_problems(remaps: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(binding id, reason) for each remap of the config's `[keys]` table that is refused.
+
+    `remaps` maps a binding id to comma-separated Textual key names. The rules are in the
+    module docstring; an empty list means the keymap is safe to apply."""
+    table = by_id()
+    problems: list[tuple[str, str]] = []
+    valid: dict[str, list[str]] = {}
+    for id_, keys in remaps.items():
+        names = _split(keys)
+        if id_ not in table:
+            problems.append((id_, "no key binding with this id (see `?` in the app)"))
+        elif not all(names):
+            problems.append((id_, "empty key: give one or more key names separated by commas"))
+        else:
+            valid[id_] = names
+    default = {k.id: _split(k.keys) for k in table.values()}
+    after = {**default, **valid}
+
+    # the kill-switch's key does nothing else, anywhere
+    kill = after[KILLSWITCH]
+    for other, names in after.items():
+        for name in (n for n in dict.fromkeys(names) if n in kill and other != KILLSWITCH):
+            if other in valid:
+                problems.append((other, f"{name} is the kill-switch's key ({KILLSWITCH}); it must do nothing else"))
+            else:
+                problems.append((KILLSWITCH, f"{name} is already bound to {other}; "
+                                             "the kill-switch's key must do nothing else"))
+
+    # no new pair of live-together ids on one key
+    known = _clashes(table, default)
+    for name, a, b in _clashes(table, after):
+        if (name, a, b) in known:
+            continue
+        for id_, other in ((a, b), (b, a)):
+            if id_ in valid:
+                scope = table[other].scope
+                where = "which works everywhere" if scope == GLOBAL else f"live at the same time ({scope})"
+                problems.append((id_, f"{name} is already bound to {other}, {where}"))
+    return problems
+
+
+def _clashes(table: Mapping[str, Key], keys: Mapping[str, list[str]]) -> set[tuple[str, str, str]]:
+    """(key, id a, id b) for two ids of live-together scopes on one key, the kill-switch aside."""
+    on_key: dict[str, list[str]] = {}
+    for id_, names in keys.items():
+        if id_ != KILLSWITCH:
+            for name in dict.fromkeys(names):
+                on_key.setdefault(name, []).append(id_)
+    return {(name, a, b) for name, ids in on_key.items() for a, b in combinations(sorted(ids), 2)
+            if live_together(table[a].scope, table[b].scope)}
+
+
+def _split(keys: str) -> list[str]:
+    return [name.strip() for name in keys.split(",")]

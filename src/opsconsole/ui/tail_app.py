@@ -16,13 +16,13 @@ from pathlib import Path
 
 from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from opsconsole.logs.source import SpoolWriter
+from opsconsole.ui.bindings import bindings
 from opsconsole.ui.widgets.log_view import LogView
 
 _GUNZIP_CHUNK = 1 << 20
@@ -48,7 +48,7 @@ class TailApp(App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
-    BINDINGS = [Binding("q", "quit", "Quit", id="tail.quit")]
+    BINDINGS = bindings("tail")
     CSS = """
     TabbedContent, TabPane { height: 1fr; }
     TabPane { padding: 0; }

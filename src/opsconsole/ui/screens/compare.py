@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from opsconsole.ui.bindings import bindings
 
 
 def compare_rows(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
@@ -22,7 +23,7 @@ def compare_rows(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
 
 
 class CompareScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="compare.close")]
+    BINDINGS = bindings("compare")
     DEFAULT_CSS = """
     CompareScreen { align: center middle; }
     CompareScreen > VerticalScroll { width: 95%; height: 90%; border: round $accent; background: $surface; }

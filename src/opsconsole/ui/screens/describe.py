@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from opsconsole.ui.bindings import bindings
+
 
 class DescribeScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,d", "dismiss", "Close", id="describe.close")]
+    BINDINGS = bindings("describe")
     DEFAULT_CSS = """
     DescribeScreen { align: center middle; }
     DescribeScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface; }

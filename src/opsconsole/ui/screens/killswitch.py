@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
@@ -75,7 +74,7 @@ class KillSwitchModal(ModalScreen[bool]):
 class KillResultsScreen(ModalScreen[None]):
     """Fired: one row per step, updated live as steps end."""
 
-    BINDINGS = [Binding("escape,q", "close", "Close", id="killresults.close")]
+    BINDINGS = bindings("killresults")
     DEFAULT_CSS = """
     KillResultsScreen { align: center middle; background: $background 60%; }
     KillResultsScreen > Vertical { width: 90%; max-width: 110; height: auto; max-height: 90%;

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
+
+from opsconsole.ui.bindings import bindings
 
 
 class LinePrompt(ModalScreen[str | None]):
@@ -18,7 +19,7 @@ class LinePrompt(ModalScreen[str | None]):
     LinePrompt > Vertical { height: auto; width: 100%; background: $panel; padding: 0 1; }
     LinePrompt Input { border: none; height: 1; padding: 0; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="logview.prompt.cancel")]
+    BINDINGS = bindings("line_prompt")
 
     def __init__(self, label: str, value: str = "") -> None:
         super().__init__()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 
 from opsconsole.logs.text import DISPLAY_CAP
+from opsconsole.ui.bindings import bindings
 
 
 class WholeLine(ModalScreen[None]):
@@ -19,7 +19,7 @@ class WholeLine(ModalScreen[None]):
     WholeLine { align: center middle; }
     WholeLine > Vertical { width: 95%; height: 90%; border: round $accent; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Close", id="logview.line.close")]
+    BINDINGS = bindings("whole_line")
 
     def __init__(self, path: str, line: int) -> None:
         super().__init__()
