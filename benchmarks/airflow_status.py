@@ -27,9 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "airflow" / "fixtures"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from opsconsole.backends.airflow import AirflowClient, AirflowSettings  # noqa: E402
-from opsconsole.services.airflow_logs import AirflowLogSpool  # noqa: E402
-from opsconsole.services.airflow_sources import AirflowHub, AirflowTasksSource  # noqa: E402
+from opsconsole.backends.airflow.client import AirflowClient, AirflowSettings  # noqa: E402
+from opsconsole.backends.airflow.logs import AirflowLogSpool  # noqa: E402
+from opsconsole.backends.airflow import session_for
+from opsconsole.backends.airflow.sources import AirflowTasksSource  # noqa: E402
 
 WIDE, DEMO = "opsconsole_wide", "opsconsole_demo"
 
@@ -53,7 +54,7 @@ async def bench_refresh(client: AirflowClient, tmp: Path, runs: int) -> tuple[st
     rid = f"bench_wide_{int(time.time())}"
     await client.set_paused(WIDE, True)
     await client.trigger(WIDE, {}, run_id=rid)
-    source = AirflowTasksSource(AirflowHub(client.settings, tmp / "spool", client=client), WIDE, rid)
+    source = AirflowTasksSource(session_for(client, tmp), WIDE, rid)
     times, counts = [], []
     for _ in range(runs):
         t0 = time.perf_counter()

@@ -97,19 +97,17 @@ class OpsConsole(App):
                         title="not quitting", severity="error", timeout=8)
             self.bell()
             return
-        pending = []
-        if self.context.has_runner:
-            pending = await asyncio.to_thread(self.context.runner.pending_ids)
+        pending = await asyncio.to_thread(self.context.pending)
         if pending:
             self.run_worker(self._confirm_quit(pending), group="quit", exclusive=True)
             return
         self.exit()
 
-    async def _confirm_quit(self, pending: list[int]) -> None:
-        ids = ", ".join(map(str, pending))
+    async def _confirm_quit(self, pending: list[str]) -> None:
+        ids = ", ".join(pending)
         if await self.push_screen_wait(ConfirmScreen(
                 "Quit with runs still queued?",
-                f"Run(s) {ids} have not started (or wait for a retry): they need opsconsole running "
+                f"{ids[:1].upper()}{ids[1:]} have not started (or wait for a retry): they need opsconsole running "
                 "and will be recorded as skipped. Runs already started keep running.",
                 confirm_label="Quit anyway")):
             self.exit()
@@ -123,8 +121,23 @@ class OpsConsole(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def open_log(self, path: str | None, title: str | None = None) -> None:
-        """Show `path` in the Logs screen (a new tab, or the one it already has)."""
+    @staticmethod
+    def _focused_pane(screen: Screen):
+        from opsconsole.ui.widgets.source_pane import SourcePane
+
+        node = screen.focused
+        while node is not None and not isinstance(node, SourcePane):
+            node = node.parent
+        if node is None:
+            panes = list(screen.query(SourcePane))
+            node = panes[0] if panes else None
+        return node
+
+    async def on_unmount(self) -> None:
+        await self.context.aclose()  # the backends' clients and log jobs
+
+    def open_log(self, path, title: str | None = None) -> None:
+        """Show a log (a reference, or a path) in the Logs screen (a new tab, or its own)."""
         if not path:
             self.notify("no log for this item yet", severity="warning")
             return
@@ -149,77 +162,155 @@ class OpsConsole(App):
             yield SystemCommand("Kill-switch: results", "Show the results of the last firing",
                                 lambda: self.push_screen(self._kill_results))
         yield SystemCommand("Kill-switch: release HALTED latch", "Allow launches again", self.release_latch)
+        # every action on the selected item of the focused pane (what its keys do, by name)
+        pane = self._focused_pane(screen)
+        if pane is not None:
+            for action in pane.source.actions:
+                yield SystemCommand(f"{pane.source.title}: {action.label}",
+                                    action.description or f"{action.label} the selected item",
+                                    lambda a=action.id, p=pane: p.action_pane_action(a))
         yield SystemCommand("Keys: help", "Every key binding", self.action_help)
 
     # --- one path for actions that change the world ----------------------------------------------
+    @property
+    def who(self) -> str:
+        return f"{getpass.getuser()}@opsconsole"
+
+    @property
+    def actions(self):
+        from opsconsole.services.actions import ActionRunner
+
+        return ActionRunner(self.context, self.who)
+
     def refusal(self, action: str) -> str | None:
-        # the latch as last read (every 2 s, off the event loop); the runner and the Airflow
-        # target check the ledger itself again when they launch
-        latch = self.latch if action == policy.LAUNCH else None
+        """A quick answer for keys that open a screen first (the latch as last read, every 2 s);
+        the action runner checks again, from the ledger, when the action runs."""
+        latch = self.latch if policy.policy_of(action) == policy.LAUNCH else None
         p = self.context.profile
         return policy.refusal(action, profile=p.name, readonly=p.readonly, halt=latch)
 
     def guarded(self, action: str) -> bool:
         reason = self.refusal(action)
         if reason:
-            self.notify(reason, title="refused", severity="error", timeout=8, markup=False)
-            self.bell()
+            self._refused(reason)
             return False
         return True
 
-    def perform(self, action: str, title: str, body: str, run: Callable[[], Awaitable[str | None]],
-                confirm_label: str = "Confirm", confirm: bool = True) -> None:
-        """The one path for an action that changes the outside world (clear, mark failed, pause,
-        stop...): read-only refusal, then a confirmation with Cancel as the default, then the
-        action in a worker, its outcome shown. Widgets call this; they never call a backend."""
-        if not self.guarded(action):
-            return
+    def _refused(self, reason: str) -> None:
+        self.notify(reason, title="refused", severity="error", timeout=8, markup=False)
+        self.bell()
 
-        async def _do() -> None:
-            if confirm and not await self.push_screen_wait(ConfirmScreen(title, body, confirm_label)):
-                self.notify(f"{title.rstrip('?')}: cancelled", markup=False)
+    async def _confirm_call(self, call) -> bool:
+        profile = self.context.profile
+        body = call.body
+        if policy.needs_confirmation(call.policy, production=profile.production):
+            body = f"{body}\n\non profile {profile.name} [{profile.environment}]"
+        return bool(await self.push_screen_wait(ConfirmScreen(call.title, body, call.confirm_label)))
+
+    async def run_action_call(self, call) -> None:
+        """The one path for an action from a pane or the palette: refused (read-only, HALTED,
+        fail-closed) → its input (a preset's typed Launch form, or a JSON object) → confirmed
+        (Cancel is the default) → run → audited; the outcome is shown, never a crash."""
+        runner = self.actions
+        reason = await runner.refusal(call)
+        value = None
+        if reason is None and call.ask_json is not None:
+            if call.preset is not None and await self._open_matching_preset(call):
                 return
             try:
-                detail = await run()
-            except Exception as exc:  # noqa: BLE001 - any backend error is shown, never a crash
-                self.notify(f"{type(exc).__name__}: {exc}", title=f"{action} failed", severity="error",
-                            timeout=10, markup=False)
-                return
-            self.notify(detail or "done", title=action.replace("_", " "), markup=False)
-            for pane in self.screen.query("SourcePane"):
-                pane.refresh_now()
+                default = await call.ask_json()
+            except Exception as exc:  # noqa: BLE001 - an empty object still lets the operator go on
+                self.notify(f"{call.title.rstrip('?')}: defaults unavailable ({exc})", severity="warning",
+                            markup=False)
+                default = {}
+            from opsconsole.ui.screens.json_input import JsonInputScreen
 
-        self.run_worker(_do(), group=f"action-{action}")
+            value = await self.push_screen_wait(JsonInputScreen(call.title.rstrip("?"), default))
+            if value is None:
+                self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
+                return
+            if call.confirm:
+                import json
+
+                call.body = f"{call.body}\n{json.dumps(value, indent=2)}"
+        outcome = await runner.run(call, confirm=self._confirm_call, value=value)
+        if outcome.outcome == "refused":
+            self._refused(outcome.detail)
+        elif outcome.outcome == "cancelled":
+            self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
+        elif outcome.outcome == "failed":
+            self.notify(outcome.detail, title=f"{call.name} failed", severity="error", timeout=10, markup=False)
+        else:
+            self.notify(outcome.detail, title=call.name, markup=False)
+        for pane in self.screen.query("SourcePane"):
+            pane.refresh_now()
+
+    async def _open_matching_preset(self, call) -> bool:
+        """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed
+        Launch form instead of a raw JSON editor."""
+        from opsconsole.services.catalog import load_catalog
+
+        want = dict(call.preset or {})
+        target = want.pop("target", None)
+        catalog = await asyncio.to_thread(load_catalog, self.context.preset_dirs())
+        preset = next((p for p in catalog.presets if p.target == target
+                       and all(p.table(target).get(k) == v for k, v in want.items())), None)
+        if preset is None:
+            return False
+        self.notify(f"{call.title.rstrip('?')}: launching through preset {preset.name}", markup=False)
+        self.open_in_launch(preset.name, {})
+        return True
+
+    def perform(self, action: str, title: str, body: str, run: Callable[[], Awaitable[str | None]],
+                confirm_label: str = "Confirm", confirm: bool = True, policy_class: str | None = None,
+                objects: list[str] | None = None) -> None:
+        """An app-level action through the same path (`action` names it; its policy class is
+        looked up, an unknown one is refused in read-only)."""
+        from opsconsole.domain.actions import Action, ActionCall
+
+        decl = Action(f"app.{action}", action.replace("_", " ").title(), "", policy_class or policy.policy_of(action))
+        call = ActionCall(decl, title, body, objects or [], lambda _: run(), confirm_label=confirm_label,
+                          confirm=confirm, label=action.replace("_", " "))
+        self.run_worker(self.run_action_call(call), group=f"action-{action}")
 
     def launch_plan(self, plan) -> None:
-        """Launch a plan (one run or a sweep) after the read-only, latch and production checks."""
-        if not self.guarded(policy.LAUNCH):
-            return
+        """Launch a plan (one run or a sweep) through the action path: refused while read-only
+        or HALTED, confirmed on a production profile, audited."""
+        from opsconsole.domain.actions import ActionCall
+        from opsconsole.services.actions import LAUNCH
+
         profile = self.context.profile
         count = len(plan.specs)
         label = f"{plan.preset.name}: {count} run{'s' if count != 1 else ''} → {plan.target_label}"
+        launched: list = []
 
-        async def _launch() -> None:
-            if policy.needs_confirmation(policy.LAUNCH, production=profile.production):
-                ok = await self.push_screen_wait(ConfirmScreen(
-                    f"Launch on {profile.environment}?",
-                    f"{label}\non profile {profile.name} [{profile.environment}].",
-                    confirm_label=f"Launch on {profile.environment}"))
-                if not ok:
-                    self.notify("launch cancelled")
-                    return
+        async def run(_) -> str:
             from opsconsole.services.launcher import launch
 
-            try:
-                records = await launch(self.context, plan)
-            except Exception as exc:  # noqa: BLE001 - a refused launch is shown, never a crash
-                self.notify(str(exc), title="launch refused", severity="error", timeout=8, markup=False)
+            launched.extend(await launch(self.context, plan))
+            return f"{label}: run {', '.join(str(r.id) for r in launched)}"
+
+        call = ActionCall(LAUNCH, f"Launch on {profile.environment}?",
+                          f"{label}\non profile {profile.name} [{profile.environment}].", [label], run,
+                          confirm_label=f"Launch on {profile.environment}",
+                          confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
+                          label="launch")
+
+        async def _launch() -> None:
+            outcome = await self.actions.run(call, confirm=self._confirm_call)
+            if outcome.outcome == "refused":
+                self._refused(outcome.detail)
                 return
-            ids = ", ".join(str(r.id) for r in records)
-            self.notify(f"{label}: run {ids}", title="launched", markup=False)
+            if outcome.outcome == "cancelled":
+                self.notify("launch cancelled")
+                return
+            if outcome.outcome == "failed":
+                self.notify(outcome.detail, title="launch refused", severity="error", timeout=8, markup=False)
+                return
+            self.notify(outcome.detail, title="launched", markup=False)
             await self.switch_mode("status")
             for pane in self.screen.query("SourcePane"):
-                pane.refresh_now(select=str(records[0].id) if records and pane.source.key == "local" else None)
+                pane.refresh_now(select=str(launched[0].id) if launched and pane.source.key == "local" else None)
 
         self.run_worker(_launch(), group="launch")
 
@@ -240,19 +331,24 @@ class OpsConsole(App):
             return
 
         async def _release() -> None:
+            from opsconsole.domain.actions import ActionCall
+            from opsconsole.services.actions import RELEASE
+
             latch = await asyncio.to_thread(self.context.ledger.halt_latch)
             if latch is None:
                 self.notify("not halted: nothing to release")
                 return
-            ok = await self.push_screen_wait(ConfirmScreen(
-                "Release the HALTED latch?",
+            ks = self.context.killswitch()
+
+            async def run(_) -> str:
+                await asyncio.to_thread(ks.release, self.who)
+                return "HALTED latch released: launches allowed again"
+
+            await self.run_action_call(ActionCall(
+                RELEASE, "Release the HALTED latch?",
                 f"Set {latch.set_at:%Y-%m-%d %H:%M:%S} UTC by {latch.by}: {latch.reason}.\n"
-                "Launches will be allowed again.", confirm_label="Release"))
-            if ok:
-                ks = self.context.killswitch()
-                await asyncio.to_thread(ks.release, f"{getpass.getuser()}@opsconsole")
-                self.notify("HALTED latch released: launches allowed again")
-                self.refresh_halt()
+                "Launches will be allowed again.", ["halt latch"], run, confirm_label="Release", label="release"))
+            self.refresh_halt()
 
         self.run_worker(_release(), group="release")
 

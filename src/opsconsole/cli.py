@@ -45,10 +45,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args) -> "object":
+    from opsconsole.backends import registry  # noqa: F401 - hands the backends' table schemas to config
     from opsconsole.config.settings import load_config
-    from opsconsole.ui.keymap import BINDING_IDS
+    from opsconsole.ui.keymap import remap_problems
+    from opsconsole.ui.keymap_actions import register_backends
 
-    return load_config(args.config, known_binding_ids=BINDING_IDS)
+    register_backends()  # the backends' action keys are remappable ids too
+    return load_config(args.config, check_keys=remap_problems)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_launch(context, args))
         from opsconsole.app import OpsConsole
 
-        context.ledger.reconcile()
+        context.recover()
         OpsConsole(context).run()
         return 0
     finally:
@@ -174,11 +177,26 @@ def _release(context, args) -> int:
     if latch is None:
         print("not halted: nothing to release")
         return 0
-    if not args.yes and not _confirm(f"Release the HALTED latch of {profile.name} (set by {latch.by})?", profile.name):
+    from opsconsole.domain.actions import ActionCall
+    from opsconsole.services.actions import RELEASE, ActionRunner
+
+    async def run(_) -> str:
+        context.killswitch().release(f"{getpass.getuser()}@opsconsole-cli")
+        return "released: launches are allowed again"
+
+    async def confirm(call) -> bool:
+        return args.yes or _confirm(f"Release the HALTED latch of {profile.name} (set by {latch.by})?", profile.name)
+
+    call = ActionCall(RELEASE, "release the HALTED latch", f"set by {latch.by}: {latch.reason}", ["halt latch"], run,
+                      label="release")
+    outcome = asyncio.run(ActionRunner(context, f"{getpass.getuser()}@opsconsole-cli").run(call, confirm=confirm))
+    if outcome.outcome == "cancelled":
         print("cancelled", file=sys.stderr)
         return 1
-    context.killswitch().release(f"{getpass.getuser()}@opsconsole-cli")
-    print("released: launches are allowed again")
+    if not outcome.ok:
+        print(f"{outcome.outcome}: {outcome.detail}", file=sys.stderr)
+        return 2
+    print(outcome.detail)
     return 0
 
 
@@ -229,42 +247,51 @@ async def _launch(context, args) -> int:
             if spec.sweep_point:
                 print(f"# {describe_point(spec.sweep_point)}")
             print(spec.shell)
-            if preset.target == "airflow":
-                print(json.dumps(spec.conf, sort_keys=False))
+            for part in plan.previews(spec):
+                print(part.text)
         return 0
+    from opsconsole.domain.actions import ActionCall
+    from opsconsole.services.actions import LAUNCH, ActionRunner
+
     profile = context.profile
-    reason = policy.refusal(policy.LAUNCH, profile=profile.name, readonly=profile.readonly,
-                            halt=context.ledger.halt_latch())
-    if reason:
-        print(f"refused: {reason}", file=sys.stderr)
+    records: list = []
+
+    async def run(_) -> str:
+        records.extend(await launch(context, plan))
+        return f"{preset.name}: run {', '.join(str(r.id) for r in records)}"
+
+    async def confirm(call) -> bool:
+        return args.yes or _confirm(f"Launch {len(plan.specs)} run(s) of {preset.name} on {profile.environment}?",
+                                    profile.environment)
+
+    call = ActionCall(LAUNCH, f"launch {preset.name}", f"{len(plan.specs)} run(s) → {plan.target_label}",
+                      [f"{preset.name} → {plan.target_label}"], run,
+                      confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
+                      label="launch")
+    outcome = await ActionRunner(context, f"{getpass.getuser()}@opsconsole-cli").run(call, confirm=confirm)
+    if outcome.outcome == "refused":
+        print(f"refused: {outcome.detail}", file=sys.stderr)
         return 2
-    if (policy.needs_confirmation(policy.LAUNCH, production=profile.production) and not args.yes
-            and not _confirm(f"Launch {len(plan.specs)} run(s) of {preset.name} on {profile.environment}?",
-                             profile.environment)):
+    if outcome.outcome == "cancelled":
         print("cancelled", file=sys.stderr)
         return 1
-    try:
-        records = await launch(context, plan)
-    except Exception as exc:  # noqa: BLE001 - reported, exit non-zero
-        print(f"launch refused: {exc}", file=sys.stderr)
+    if outcome.outcome == "failed":
+        print(f"launch refused: {outcome.detail}", file=sys.stderr)
         return 2
     for record in records:
         print(record.id if record.external_id is None else f"{record.id} {record.external_id}", flush=True)
-    if preset.target != "local":
+    target = context.target(preset.target)
+    if target is None:
         return 0
+    await target.wait(records, started_only=args.no_wait)
     if args.no_wait:
-        # the runner lives in this process: return once every run has started (its process is
-        # in its own session and outlives us) or ended; never-started runs would be skipped
-        from opsconsole.domain.states import State
-
-        while True:
-            now = [context.ledger.get_run(r.id) for r in records]
-            if all(r.state.final or (r.state == State.RUNNING and r.pid) for r in now):
-                return 0
-            await asyncio.sleep(0.05)
-    await context.runner.wait([r.id for r in records])
+        return 0
     final = [context.ledger.get_run(r.id) for r in records]
-    for run in final:
-        print(f"run {run.id}: {run.state.value}" + (f" (exit {run.exit_code})" if run.exit_code is not None else ""),
-              file=sys.stderr)
-    return 0 if all(r.state.value in ("success", "skipped") for r in final) else 1
+    if any(r is not None and r.state.active for r in final):
+        return 0  # the runs live elsewhere (Airflow...): the ledger follows them
+    for run_ in final:
+        if run_ is None:
+            continue
+        print(f"run {run_.id}: {run_.state.value}" + (f" (exit {run_.exit_code})" if run_.exit_code is not None
+                                                     else ""), file=sys.stderr)
+    return 0 if all(r is not None and r.state.value in ("success", "skipped") for r in final) else 1

@@ -90,7 +90,7 @@ def server(request, airflow_launcher) -> af_server.AirflowServer:
 
 @pytest.fixture
 async def client(server):
-    from opsconsole.backends.airflow import AirflowClient, AirflowSettings
+    from opsconsole.backends.airflow.client import AirflowClient, AirflowSettings
 
     c = AirflowClient(AirflowSettings(url=server.url, username="admin", password="admin",
                                       dags=("opsconsole_*",), tags=("opsconsole",), timeout=60))

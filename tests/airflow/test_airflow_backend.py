@@ -8,11 +8,13 @@ import asyncio
 import pytest
 
 from airflow_helpers import finished_run, run_id, running_task, until
-from opsconsole.backends.airflow import AirflowAuthError, AirflowClient, AirflowSettings
+from opsconsole.backends.airflow.client import AirflowAuthError, AirflowClient, AirflowSettings
 from opsconsole.domain.states import State
-from opsconsole.services import airflow_sources as af
-from opsconsole.services.airflow_logs import DONE, AirflowLogSpool
-from opsconsole.services.airflow_sources import AirflowHub, AirflowTasksSource
+from opsconsole.backends.airflow import kill as af_kill
+from opsconsole.backends.airflow import sources as af
+from opsconsole.backends.airflow.logs import DONE, AirflowLogSpool
+from opsconsole.backends.airflow import session_for
+from opsconsole.backends.airflow.sources import AirflowTasksSource
 
 DEMO, MAPPED = "opsconsole_demo", "opsconsole_mapped"
 
@@ -104,7 +106,7 @@ async def test_trigger_logs_cache_and_clear_reruns(server, client, tmp_path):
     assert emit.try_number == 2
     tries = await client.task_tries(DEMO, rid, "emit_lines")
     assert [t.try_number for t in tries] == [1, 2] and tries[-1].latest and not tries[0].latest
-    source = AirflowTasksSource(AirflowHub(client.settings, tmp_path / "spool2", client=client), DEMO, rid)
+    source = AirflowTasksSource(session_for(client, tmp_path / "s2"), DEMO, rid)
     items = await source.fetch()
     assert [i.key for i in items] == ["bash_echo#2", "bash_echo#1", "emit_lines#2", "emit_lines#1"]
     old = await source.start_log(items[3])
@@ -175,7 +177,7 @@ async def test_kill_step_marks_failed_pauses_and_waits_for_processes(server, cli
     rid = run_id("kill")
     await client.trigger(DEMO, {"lines": 100000, "sleep": 0.05}, run_id=rid)
     await running_task(client, DEMO, rid, "emit_lines")
-    detail = await af.stop_everything(client, confirm_within=60)
+    detail = await af_kill.stop_everything(client, confirm_within=60)
     assert f"{DEMO}/{rid}" in detail and "paused: opsconsole_demo, opsconsole_mapped" in detail
     assert "1 task process(es) stopped" in detail
     assert (await client.get_run(DEMO, rid)).state is State.FAILED

@@ -13,7 +13,8 @@ from opsconsole.domain.states import State
 from opsconsole.services.context import Context
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.describe import DescribeScreen
-from opsconsole.ui.widgets.airflow_pane import AirflowPane, TriggerScreen
+from opsconsole.ui.screens.json_input import JsonInputScreen as TriggerScreen
+from opsconsole.ui.widgets.source_pane import SourcePane
 from ui_helpers import wait_for
 
 DEMO = "opsconsole_demo"
@@ -52,15 +53,15 @@ poll_interval = 1
 
 @pytest.fixture
 async def client(airflow3):
-    from opsconsole.backends.airflow import AirflowClient, AirflowSettings
+    from opsconsole.backends.airflow.client import AirflowClient, AirflowSettings
 
     c = AirflowClient(AirflowSettings(url=airflow3.url, username="admin", password="admin", timeout=60))
     yield c
     await c.aclose()
 
 
-def _pane(app) -> AirflowPane:
-    return app.screen.query_one(AirflowPane)
+def _pane(app) -> SourcePane:
+    return app.screen.query_one("#pane-airflow", SourcePane)
 
 
 def _keys(pane) -> list[str]:
@@ -187,6 +188,43 @@ async def test_clear_and_mark_failed_through_confirmations(make_app, airflow3, c
         await _confirm(pilot, app)
         await wait_for(pilot, lambda: any(it.cells.get("conf") == "lines=7 experiment=from-ui" for it in pane._shown),
                        timeout=60)
+        # the trigger is a ledger run like any launch, and every action is in the audit
+        ledger = app.context.ledger
+        await wait_for(pilot, lambda: any(r.target == f"airflow:{DEMO}" and r.external_id
+                                          for r in ledger.list_runs()), timeout=30)
+        (run,) = [r for r in ledger.list_runs() if r.target == f"airflow:{DEMO}"]
+        assert run.parameters == {"lines": 7, "experiment": "from-ui"} and run.kind == "airflow-trigger"
+        audit = [(a["action"], a["outcome"]) for a in ledger.list_action_audit()]
+        assert audit == [("airflow.clear", "cancelled"), ("airflow.clear", "ok"), ("airflow.mark_failed", "ok"),
+                         ("airflow.trigger", "ok")]
+        assert ledger.list_action_audit("airflow.trigger")[0]["objects"] == [DEMO]
+
+
+async def test_halted_refuses_a_trigger_and_audits_the_refusal(make_app, airflow3, client):
+    await client.set_paused(DEMO, False)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = _pane(app)
+        ledger = app.context.ledger
+        ledger.set_halt("test kill", "tester")
+        runs_before = len(await client.list_runs(DEMO, limit=1000))
+        await _select(pilot, pane, DEMO)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: any("HALTED" in n.message for n in app._notifications), timeout=30)
+        assert not isinstance(app.screen, (ConfirmScreen, TriggerScreen)) and app.current_mode == "status"
+        (row,) = ledger.list_action_audit()
+        assert (row["action"], row["outcome"], row["objects"]) == ("airflow.trigger", "refused", [DEMO])
+        assert "HALTED" in row["detail"] and row["profile"] == "af"
+        # stopping still works while halted: pausing is a change, not a launch
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=30)
+        await pilot.press("escape")
+    assert len(await client.list_runs(DEMO, limit=1000)) == runs_before
+    assert not ledger_runs(app)
+
+
+def ledger_runs(app):
+    return app.context.ledger.list_runs()
 
 
 async def test_read_only_profile_refuses_every_action(make_app, airflow3, client):

@@ -1,5 +1,5 @@
 """The Airflow backend without a server: secrets never printed, the kill step when a listing
-fails, the shared hub, the log spool's async open. A protocol-faithful fake Airflow 3 (or 2)
+fails, the shared session, the log spool's async open. A protocol-faithful fake Airflow 3 (or 2)
 answers through an httpx MockTransport; the behaviour against real servers is tested in
 test_airflow_backend.py."""
 
@@ -8,14 +8,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from opsconsole.backends.airflow import AirflowClient, AirflowError, AirflowSettings, redact_url
-from opsconsole.services import airflow_sources as af
-from opsconsole.services.airflow_logs import DONE, AirflowLogSpool
+from opsconsole.backends.airflow.client import AirflowClient, AirflowError, AirflowSettings, redact_url
+from opsconsole.backends.airflow import kill as af
+from opsconsole.backends.airflow.logs import DONE, AirflowLogSpool
 
 SECRET = "s3cr3t-Pa55"
 
@@ -137,47 +136,42 @@ async def test_basic_auth_comes_from_the_settings_never_the_url():
 
 
 def _context(tmp_path, url: str = "http://airflow.test"):
-    class Ctx:  # the parts of a Context the Airflow services read (weak-referenceable)
-        profile = SimpleNamespace(airflow={"url": url, "dags": ["d*"], "username_env": "OPSC_UNIT_USER",
-                                           "password_env": "OPSC_UNIT_PASS"},
-                                  killswitch=SimpleNamespace(deadline=30))
-        data_dir = tmp_path
+    """A real Context of a profile with Airflow (the client talks to no server until used)."""
+    text = (f'[profiles.af.airflow]\nurl = "{url}"\ndags = ["d*"]\nusername_env = "OPSC_UNIT_USER"\n'
+            'password_env = "OPSC_UNIT_PASS"\n')
+    from opsconsole.config.settings import parse_config
+    from opsconsole.services.context import Context
 
-    return Ctx()
+    return Context.create(parse_config(text, str(tmp_path / "c.toml")), "af", data_dir=tmp_path / "data")
 
 
 def test_kill_step_description_redacts_userinfo(tmp_path):
-    step = af.airflow_kill_step(_context(tmp_path, f"https://admin:{SECRET}@airflow.test"))
+    # the config refuses such a URL; the step must not print one that slipped through anyway
+    step = af.airflow_kill_step(AirflowSettings.from_profile({"url": f"https://admin:{SECRET}@airflow.test"}), 30)
     assert SECRET not in step.description and "https://***@airflow.test" in step.description
 
 
-def test_for_context_shares_one_hub_per_context(tmp_path):
+def test_one_session_per_context_shares_one_client(tmp_path):
     ctx, other = _context(tmp_path), _context(tmp_path)
-    hub = af.AirflowHub.for_context(ctx)
-    assert af.AirflowHub.for_context(ctx) is hub and af.AirflowHub.for_context(ctx).client is hub.client
-    assert af.AirflowHub.for_context(other) is not hub
-    key = id(ctx)
-    del ctx
-    import gc
-
-    gc.collect()
-    assert key not in af.AirflowHub._shared  # the cache does not keep a Context's hub alive
+    session = ctx.session("airflow")
+    assert ctx.session("airflow") is session and ctx.session("airflow").client is session.client
+    assert other.session("airflow") is not session and other.session("airflow").client is not session.client
 
 
-async def test_shared_hub_logs_in_and_detects_the_version_once(tmp_path, monkeypatch):
+async def test_shared_session_logs_in_and_detects_the_version_once(tmp_path, monkeypatch):
     monkeypatch.setenv("OPSC_UNIT_USER", "admin")
     monkeypatch.setenv("OPSC_UNIT_PASS", SECRET)
     fake = FakeAirflow(major=3)
     ctx = _context(tmp_path)
-    hub = af.AirflowHub.for_context(ctx)
-    hub.client._transport = httpx.MockTransport(fake.handler)
+    session = ctx.session("airflow")
+    session.client._transport = httpx.MockTransport(fake.handler)
     try:
         for _ in range(3):
-            await af.AirflowHub.for_context(ctx).client.list_dags()
-        await hub.close()  # a user going away: the others keep working, no new login
-        await af.AirflowHub.for_context(ctx).client.list_dags()
+            await ctx.session("airflow").client.list_dags()
+        await session.aclose()  # closing on quit: the session stays usable, no new login
+        await ctx.session("airflow").client.list_dags()
     finally:
-        await hub.close()
+        await ctx.aclose()
     paths = [p for _, p, _ in fake.calls]
     assert paths.count("/auth/token") == 1 and paths.count("/api/v2/monitor/health") == 1
 
@@ -270,7 +264,7 @@ async def test_spool_open_that_cannot_write_fails_cleanly(tmp_path):
 
 
 def test_the_kill_confirmation_recognises_airflow_2_after_a_sigkill_escalation():
-    from opsconsole.services.airflow_sources import _KILLED
+    from opsconsole.backends.airflow.kill import _KILLED
 
     # lines of a real Airflow 2.11 task log whose process ignored SIGTERM and was SIGKILLed
     sigkill = ("[2026-11-22T02:15:03.691+0000] {process_utils.py:80} INFO - Process psutil.Process(pid=13745, "

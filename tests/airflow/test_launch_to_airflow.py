@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from airflow_helpers import until
-from opsconsole.backends.airflow import AirflowClient, AirflowSettings
+from opsconsole.backends.airflow.client import AirflowClient, AirflowSettings
 from opsconsole.ui.screens.launch import LaunchScreen
 from ui_helpers import wait_for
 

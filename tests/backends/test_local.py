@@ -20,11 +20,12 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
-from opsconsole.backends.local import LaunchRefused, LocalRunner, stop_local_runs  # noqa: E402
+from opsconsole.backends.base import LaunchRefused
+from opsconsole.backends.local.runner import LocalRunner, stop_local_runs  # noqa: E402
 from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec  # noqa: E402
 from opsconsole.domain.states import State  # noqa: E402
 from opsconsole.services.ledger import Ledger  # noqa: E402
-from opsconsole.services.procs import process_group_alive  # noqa: E402
+from opsconsole.backends.local.procs import process_group_alive  # noqa: E402
 
 PY = sys.executable
 
@@ -366,7 +367,7 @@ UI_SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys
     from pathlib import Path
-    from opsconsole.backends.local import LocalRunner
+    from opsconsole.backends.local.runner import LocalRunner
     from opsconsole.domain.models import BatchOptions, RunSpec
     from opsconsole.services.ledger import Ledger
 

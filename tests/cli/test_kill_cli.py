@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from opsconsole.backends.local import LocalRunner
+from opsconsole.backends.local.runner import LocalRunner
 from opsconsole.config import paths
 from opsconsole.domain.models import RunSpec
 from opsconsole.domain.states import State
@@ -84,7 +84,7 @@ async def test_kill_stops_runs_started_by_another_process_then_release():
     assert ledger.get_run(record.id).state == State.STOPPED
     assert ledger.halt_latch() is not None
     # the latch refuses launches, across processes, until released
-    from opsconsole.backends.local import LaunchRefused
+    from opsconsole.backends.base import LaunchRefused
 
     try:
         await runner.launch([_sample(1)])

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from opsconsole.backends.local.recovery import reconcile
 from opsconsole.config import paths
 from opsconsole.domain.states import State
 from opsconsole.services.ledger import Ledger
@@ -89,7 +90,7 @@ def test_no_wait_returns_once_the_run_has_started_and_it_goes_on_alone():
     run = ledger.get_run(run_id)
     assert run.state == State.RUNNING and run.pid
     for _ in range(600):  # the run outlives the CLI; a later reconcile settles it from its exit code
-        ledger.reconcile()
+        reconcile(ledger)
         if ledger.get_run(run_id).state.final:
             break
         time.sleep(0.05)

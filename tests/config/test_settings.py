@@ -20,16 +20,6 @@ username_env = "AIRFLOW_USER"
 password_env = "AIRFLOW_PASSWORD"
 dags = ["test.*"]
 
-[[profiles.preprod.hosts]]
-name = "exec-1"
-services = ["trading-risk-manager"]
-
-[[profiles.preprod.exchanges]]
-name = "binance-trading"
-ccxt = "binance"
-api_key_env = "BINANCE_KEY"
-secret_env = "BINANCE_SECRET"
-
 [profiles.preprod.killswitch]
 confirm = true
 circuit_breaker = { method = "POST", url = "http://exec-1:8080/api/v1/circuit-breaker/activate" }
@@ -48,8 +38,7 @@ def test_good_config_parses_into_profiles():
     assert config.default_profile == "preprod"
     pre = config.profile()
     assert pre.environment == "PREPROD" and pre.theme == "prod" and not pre.readonly
-    assert pre.airflow["password_env"] == "AIRFLOW_PASSWORD"
-    assert pre.hosts[0]["name"] == "exec-1"
+    assert pre.table("airflow")["password_env"] == "AIRFLOW_PASSWORD"
     assert pre.killswitch.circuit_breaker["method"] == "POST"
     prod = config.profile("prod")
     assert prod.readonly and prod.production
@@ -61,7 +50,7 @@ def test_good_config_parses_into_profiles():
 def test_every_problem_named_with_file_line_and_key():
     bad = GOOD.replace('readonly = false', 'readonly = "no"') \
               .replace('dags = ["test.*"]', 'dags = ["test.*"]\npassword = "hunter2"') \
-              .replace('services = ["trading-risk-manager"]', 'servics = ["x"]') \
+              .replace('dags = ["test.*"]', 'dags = ["test.*"]\ndagz = ["x"]') \
               .replace('"app.killswitch" = "ctrl+x"', '"app.nope" = "x"')
     with pytest.raises(ConfigError) as err:
         parse_config(bad, "/etc/ops.toml", BINDING_IDS)
@@ -75,8 +64,8 @@ def test_every_problem_named_with_file_line_and_key():
     assert f"/etc/ops.toml:{ro}: profiles.preprod.readonly — expected true or false, got 'no'" in text
     secret = next(p for p in err.value.problems if p.key == "profiles.preprod.airflow.password")
     assert secret.line == line_of("hunter2") and "environment variable" in secret.message
-    typo = next(p for p in err.value.problems if p.key == "profiles.preprod.hosts[0].servics")
-    assert typo.line == line_of("servics") and "unknown key" in typo.message
+    typo = next(p for p in err.value.problems if p.key == "profiles.preprod.airflow.dagz")
+    assert typo.line == line_of("dagz") and "unknown key" in typo.message
     key = next(p for p in err.value.problems if p.key == "keys.app.nope")
     assert key.line == line_of("app.nope")
     assert len(err.value.problems) == 4
@@ -104,11 +93,12 @@ def test_syntax_error_has_a_line():
     assert err.value.problems[0].line == 2
 
 
-def test_array_of_tables_lines_point_at_the_right_element():
-    text = '[[profiles.p.hosts]]\nname = "a"\n\n[[profiles.p.hosts]]\nname = "b"\nport = 0\n'
+def test_tables_of_backends_not_landed_yet_are_refused_not_ignored():
+    text = '[profiles.p]\n[[profiles.p.hosts]]\nname = "a"\n[profiles.p.ecs]\ncluster = "c"\n'
     with pytest.raises(ConfigError) as err:
         parse_config(text, "c.toml")
-    assert [(p.line, p.key) for p in err.value.problems] == [(6, "profiles.p.hosts[1].port")]
+    assert {p.key for p in err.value.problems} == {"profiles.p.hosts", "profiles.p.ecs"}
+    assert all("not supported yet" in p.message for p in err.value.problems)
 
 
 def test_missing_default_profile_and_unknown_profile():

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.backends.local import LaunchRefused, LocalRunner, stop_local_runs
+from opsconsole.backends.base import LaunchRefused
+from opsconsole.backends.local.runner import LocalRunner, stop_local_runs
 from opsconsole.domain.models import RunSpec
 from opsconsole.domain.states import State
-from opsconsole.services.killswitch import KillStep, KillSwitch, StepResult, local_kill_step
+from opsconsole.backends.local.target import local_kill_step
+from opsconsole.services.killswitch import KillStep, KillSwitch, StepResult
 from opsconsole.services.ledger import Ledger
 
 
@@ -217,13 +219,12 @@ async def test_local_kill_step_stops_runs_and_blocks_new_launches(ledger: Ledger
 
 
 async def test_local_kill_step_fails_when_a_run_survives(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opsconsole.backends import local as local_mod
-    from opsconsole.services import killswitch as ks_mod
+    from opsconsole.backends.local import runner as local_mod
 
     async def fake_stop(_ledger, grace=5.0, **_):
         return local_mod.StopReport(stopped=[1], survivors=[2])
 
-    monkeypatch.setattr(ks_mod, "stop_local_runs", fake_stop)
+    monkeypatch.setattr(local_mod, "stop_local_runs", fake_stop)
     with pytest.raises(RuntimeError, match="STILL ALIVE #2"):
         await local_kill_step(ledger).action()
 

@@ -21,11 +21,11 @@ from opsconsole.domain.states import State
 from opsconsole.services import ledger as ledger_mod
 from opsconsole.services.ledger import (
     MIGRATIONS,
-    ORPHANED_ERROR,
     Ledger,
     LedgerError,
 )
-from opsconsole.services.procs import process_alive, process_group_alive, process_start_time
+from opsconsole.backends.local.recovery import ORPHANED_ERROR, reconcile
+from opsconsole.backends.local.procs import process_alive, process_group_alive, process_start_time
 
 
 def spec(n: int = 0, **kw) -> RunSpec:
@@ -227,7 +227,7 @@ OWNER_SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from opsconsole.backends.local import LocalRunner
+    from opsconsole.backends.local.runner import LocalRunner
     from opsconsole.domain.models import BatchOptions, RunSpec
     from opsconsole.services.ledger import Ledger
 
@@ -277,17 +277,17 @@ def test_reconcile_after_opsconsole_is_killed_mid_run(tmp_path: Path) -> None:
         with Ledger(tmp_path / "l.sqlite3") as ledger:
             assert ledger.pragma("integrity_check") == "ok"
             # The run's process is still alive: it stays running. The queued one never will.
-            changed = ledger.reconcile()
+            changed = reconcile(ledger)
             assert [(r.id, r.state) for r in changed] == [(info["queued"], State.SKIPPED)]
             assert ledger.get_run(info["run"]).state is State.RUNNING
-            assert ledger.reconcile() == []
+            assert reconcile(ledger) == []
 
             go.touch()
             wait_for(lambda: not process_group_alive(info["pid"]), what="the orphaned run to end")
-            (settled,) = ledger.reconcile()
+            (settled,) = reconcile(ledger)
             assert settled.id == info["run"]
             assert settled.state is State.FAILED and settled.exit_code == 3 and settled.ended_at
-            assert ledger.reconcile() == []
+            assert reconcile(ledger) == []
             assert ledger.pragma("integrity_check") == "ok"
     finally:
         if owner.poll() is None:
@@ -303,7 +303,7 @@ def test_reconcile_marks_unknown_without_an_exit_code(tmp_path: Path) -> None:
         os.killpg(info["pid"], signal.SIGKILL)  # the run dies too, without writing exit_code
         wait_for(lambda: not process_group_alive(info["pid"]), what="the run to die")
         with Ledger(tmp_path / "l.sqlite3") as ledger:
-            changed = {r.id: r for r in ledger.reconcile()}
+            changed = {r.id: r for r in reconcile(ledger)}
             assert changed[info["run"]].state is State.UNKNOWN
             assert changed[info["run"]].error == ORPHANED_ERROR
             assert ledger.pragma("integrity_check") == "ok"
@@ -316,7 +316,7 @@ def test_reconcile_marks_unknown_without_an_exit_code(tmp_path: Path) -> None:
 def test_reconcile_leaves_runs_of_a_live_owner_alone(ledger: Ledger) -> None:
     run = ledger.create_run(spec(1))  # owned by this (live) process
     ledger.update_run(run.id, state=State.RUNNING, pid=2**22 + 7)  # a pid that doesn't exist
-    assert ledger.reconcile() == []
+    assert reconcile(ledger) == []
     assert ledger.get_run(run.id).state is State.RUNNING
 
 

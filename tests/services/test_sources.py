@@ -8,7 +8,7 @@ from opsconsole.config.settings import parse_config
 from opsconsole.domain.models import RunSpec
 from opsconsole.domain.states import State
 from opsconsole.services.context import Context
-from opsconsole.services.sources import LedgerRunsSource, LocalRunsSource
+from opsconsole.services.sources import LedgerRunsSource
 
 
 def _closed_port() -> int:
@@ -29,8 +29,9 @@ async def test_runs_source_lists_the_ledger_and_says_when_airflow_sync_fails(tmp
         items = await source.fetch()
         assert [i.key for i in items] == [str(local.id), str(run.id)]
         assert items[1].cells["external"] == "opsconsole__x__1"
-        assert source.warning and source.warning.startswith("Airflow states not synced: run 1")
+        assert source.warning and source.warning.startswith("states not synced: Airflow: run 1")
         # the Status pane of local runs shows only local runs
-        assert [i.key for i in await LocalRunsSource(ctx).fetch()] == [str(local.id)]
+        (local_pane,) = ctx.session("local").sources()
+        assert [i.key for i in await local_pane.fetch()] == [str(local.id)]
     finally:
         ctx.close()

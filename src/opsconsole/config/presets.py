@@ -21,21 +21,27 @@ from typing import Any, Iterable
 
 import tomlkit
 
-from opsconsole.config.schema import AnyValue, List, MapOf, Str, Table
-from opsconsole.config.settings import LOCAL_SCHEMA
+from opsconsole.config.schema import AnyValue, List, MapOf, Spec, Str, Table
+from opsconsole.config.settings import backend_tables
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import ParamError
 from opsconsole.domain.problems import Problem
 
-TARGETS = ("local", "airflow")
-_PRESET = Table({
-    "kind": Str(), "target": Str(choices=TARGETS), "description": Str(nonempty=False),
+_PRESET_KEYS: dict[str, Spec] = {
+    "kind": Str(), "target": Str(), "description": Str(nonempty=False),
     "values": MapOf(AnyValue()), "sweep": MapOf(List(AnyValue())),
-    "airflow": Table({"dag_id": Str(), "run_id_prefix": Str()}),
-    # the profile's local-runner settings, minus the stop grace (a profile's business)
-    "local": Table({k: v for k, v in LOCAL_SCHEMA.fields.items() if k != "grace"}),
-}, required=("kind",))
+}
+
+
+def _schema() -> Table:
+    """The preset schema: the generic keys plus each launch target's own table (declared by
+    its backend: `[airflow] dag_id`, `[local] parallelism`...)."""
+    targets = backend_tables().preset_tables()
+    fields = dict(_PRESET_KEYS)
+    fields["target"] = Str(choices=tuple(targets))
+    fields.update({name: spec for name, spec in targets.items() if spec is not None})
+    return Table(fields, required=("kind",))
 
 
 class PresetError(FileProblems):
@@ -51,15 +57,20 @@ class Preset:
     description: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, list[Any]] = field(default_factory=dict)
-    airflow: dict[str, Any] = field(default_factory=dict)
-    local: dict[str, Any] = field(default_factory=dict)
+    # the launch targets' own tables: {"airflow": {"dag_id": ...}, "local": {"parallelism": 1}}
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[str, Any]:
+        """A target's table of this preset ({} when it has none)."""
+        return self.tables.get(name, {})
 
 
 def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     """One preset; raises PresetError listing every problem."""
     doc = CheckedToml(text, str(path), PresetError)
     raw, bad = doc.raw, doc.bad
-    for where, message in _PRESET.check(raw, ()):
+    schema = _schema()
+    for where, message in schema.check(raw, ()):
         bad(where, message)
     doc.raise_if_any()  # the shapes are right from here on; now the values against the kind
     kind_name = raw["kind"]
@@ -67,8 +78,8 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     if kind is None:
         bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})")
     target = raw.get("target", "local")
-    if target == "airflow" and not raw.get("airflow", {}).get("dag_id"):
-        bad(("target",), "target airflow needs the DAG to trigger: [airflow] dag_id = \"...\"")
+    for where, message in backend_tables().preset_problems(target, raw.get(target, {})):
+        bad(where, message)
     values = raw.get("values", {})
     sweep = raw.get("sweep", {})
     if kind is not None:
@@ -93,7 +104,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     doc.raise_if_any()
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
-                  airflow=dict(raw.get("airflow", {})), local=dict(raw.get("local", {})))
+                  tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)})
 
 
 def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[list[Preset], list[Problem]]:

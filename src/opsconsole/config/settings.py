@@ -7,66 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from opsconsole.config import paths
-from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Str, Table, Url
+from opsconsole.config.schema import Bool, MapOf, Num, Spec, Str, Table, Url
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.problems import Problem
 
 LOCAL = "local"
 PRODUCTION_LABELS = {"PROD", "PRODUCTION", "LIVE"}
 
-LOCAL_SCHEMA = _LOCAL = Table({
-    "parallelism": Num(integer=True, min=1, max=256),
-    "retries": Num(integer=True, min=0, max=100),
-    "abort_on_error": Bool(),
-    "incremental": Bool(),
-    "grace": Num(min=0, max=600),
-})
-_AIRFLOW = Table({
-    "url": Url(),
-    "username_env": Str(env_name=True),
-    "password_env": Str(env_name=True),
-    "dags": List(Str()),
-    "tags": List(Str()),
-    "verify_tls": Bool(),
-    "timeout": Num(min=0.1, max=600),
-    "poll_interval": Num(min=0.5, max=3600),
-}, required=("url",))
-_ECS = Table({
-    "aws_profile": Str(),
-    "region": Str(),
-    "cluster": Str(),
-    "log_group": Str(),
-    "endpoint_url": Url(),
-}, required=("cluster",))
-_KUBERNETES = Table({
-    "context": Str(),
-    "kubeconfig": Str(),
-    "namespaces": List(Str()),
-    "yarn": Table({"namespace": Str(), "deployment": Str(), "container": Str()}, required=("namespace", "deployment")),
-})
-_HOST = Table({
-    "name": Str(),
-    "hostname": Str(),
-    "user": Str(),
-    "port": Num(integer=True, min=1, max=65535),
-    "identity_file": Str(),
-    "services": List(Str()),
-    "logs": List(Str()),
-    "metrics": Url(),
-    "service_manager": Str(choices=("systemd", "docker", "custom")),
-}, required=("name",))
-_EXCHANGE = Table({
-    "name": Str(),
-    "ccxt": Str(),
-    "api_key_env": Str(env_name=True),
-    "secret_env": Str(env_name=True),
-    "password_env": Str(env_name=True),
-    "quote": Str(),
-    "sandbox": Bool(),
-}, required=("name", "ccxt"))
 _KILLSWITCH = Table({
     "confirm": Bool(),
     "flatten_positions": Bool(),
@@ -76,37 +26,63 @@ _KILLSWITCH = Table({
                               "token_env": Str(env_name=True)}, required=("url",)),
     "alert_webhook": Url(),
 })
-_PROFILE = Table({
+# The generic keys of a profile; each backend adds its own table (declared in its package and
+# handed over by backends/registry.py: this layer cannot import backends).
+_PROFILE_KEYS: dict[str, Spec] = {
     "environment": Str(),
     "readonly": Bool(),
     "production": Bool(),
     "theme": Str(),
-    "local": _LOCAL,
-    "airflow": _AIRFLOW,
-    "ecs": _ECS,
-    "kubernetes": _KUBERNETES,
-    "hosts": ArrayOf(_HOST, unique="name"),
-    "exchanges": ArrayOf(_EXCHANGE, unique="name"),
     "killswitch": _KILLSWITCH,
-}, what="profile table")
-_ROOT = Table({
-    "default_profile": Str(),
-    "profiles": MapOf(_PROFILE),
-    "keys": MapOf(Str()),
-})
+}
+
+
+class BackendTables(Protocol):
+    """What the config layer needs to know of the registered backends."""
+
+    def profile_tables(self) -> Mapping[str, Spec]: ...
+
+    def preset_tables(self) -> Mapping[str, Table | None]: ...
+
+    def reserved(self) -> Mapping[str, str]: ...
+
+    def preset_problems(self, target: str, table: Mapping[str, Any]) -> list[tuple[tuple[object, ...], str]]: ...
+
+
+_BACKEND_TABLES: BackendTables | None = None
+
+
+def use_backend_tables(tables: BackendTables) -> None:
+    """Installed by backends/registry.py when it is imported."""
+    global _BACKEND_TABLES
+    _BACKEND_TABLES = tables
+
+
+def backend_tables() -> BackendTables:
+    if _BACKEND_TABLES is None:
+        raise RuntimeError("no backend registry: import opsconsole.backends.registry before parsing a config")
+    return _BACKEND_TABLES
+
+
+@dataclass
+class _Reserved(Spec):
+    reason: str
+
+    def check(self, value, path):
+        yield path, self.reason
+
+
+def _root_schema() -> Table:
+    tables = backend_tables()
+    fields: dict[str, Spec] = {**_PROFILE_KEYS, **tables.profile_tables()}
+    for name, reason in tables.reserved().items():
+        fields.setdefault(name, _Reserved(reason))
+    profile = Table(fields, what="profile table")
+    return Table({"default_profile": Str(), "profiles": MapOf(profile), "keys": MapOf(Str())})
 
 
 class ConfigError(FileProblems):
     """A config that must not be used: it lists every problem, not just the first."""
-
-
-@dataclass(frozen=True)
-class LocalSettings:
-    parallelism: int = 2
-    retries: int = 0
-    abort_on_error: bool = False
-    incremental: bool = False
-    grace: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -128,13 +104,13 @@ class Profile:
     readonly: bool = False
     production: bool = False
     theme: str = "opsconsole"
-    local: LocalSettings = field(default_factory=LocalSettings)
     killswitch: KillSwitchSettings = field(default_factory=KillSwitchSettings)
-    airflow: dict[str, Any] | None = None
-    ecs: dict[str, Any] | None = None
-    kubernetes: dict[str, Any] | None = None
-    hosts: tuple[dict[str, Any], ...] = ()
-    exchanges: tuple[dict[str, Any], ...] = ()
+    # the backends' tables, as checked by their schemas: {"airflow": {...}, "hosts": [{...}]}
+    tables: Mapping[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> Any:
+        """A backend's table, or None when the profile does not use that backend."""
+        return self.tables.get(name)
 
 
 @dataclass(frozen=True)
@@ -168,25 +144,29 @@ def _profile(name: str, raw: dict[str, Any]) -> Profile:
         readonly=raw.get("readonly", False),
         production=raw.get("production", env.upper() in PRODUCTION_LABELS),
         theme=raw.get("theme", "opsconsole"),
-        local=LocalSettings(**raw.get("local", {})),
         killswitch=KillSwitchSettings(**raw.get("killswitch", {})),
-        airflow=raw.get("airflow"),
-        ecs=raw.get("ecs"),
-        kubernetes=raw.get("kubernetes"),
-        hosts=tuple(raw.get("hosts", ())),
-        exchanges=tuple(raw.get("exchanges", ())),
+        tables={k: v for k, v in raw.items() if k not in _PROFILE_KEYS},
     )
 
 
-def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None = None) -> Config:
-    """Parse and validate config text; raise ConfigError listing every problem."""
+KeyCheck = Callable[[Mapping[str, str]], "list[tuple[str, str]]"]
+
+
+def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None = None,
+                 check_keys: KeyCheck | None = None) -> Config:
+    """Parse and validate config text; raise ConfigError listing every problem. `check_keys`
+    (the UI's key registry) returns (binding id, reason) for each bad remap of `[keys]`."""
     doc = CheckedToml(text, source, ConfigError)
     raw = doc.raw
-    for path, message in _ROOT.check(raw, ()):
+    for path, message in _root_schema().check(raw, ()):
         doc.bad(path, message)
-    if known_binding_ids is not None:
+    remaps = raw.get("keys", {}) if isinstance(raw.get("keys"), dict) else {}
+    if check_keys is not None:
+        for key, reason in check_keys({k: v for k, v in remaps.items() if isinstance(v, str)}):
+            doc.bad(("keys", key), reason)
+    elif known_binding_ids is not None:
         ids = set(known_binding_ids)
-        for key in raw.get("keys", {}) if isinstance(raw.get("keys"), dict) else {}:
+        for key in remaps:
             if key not in ids:
                 doc.bad(("keys", key), "no key binding with this id (see `?` in the app or docs/configuration.md)")
     profiles_raw = raw.get("profiles", {}) if isinstance(raw.get("profiles"), dict) else {}
@@ -199,7 +179,8 @@ def parse_config(text: str, source: str, known_binding_ids: Iterable[str] | None
     return Config(path=Path(source), default_profile=default, profiles=profiles, keys=dict(raw.get("keys", {})))
 
 
-def load_config(path: Path | None = None, known_binding_ids: Iterable[str] | None = None) -> Config:
+def load_config(path: Path | None = None, known_binding_ids: Iterable[str] | None = None,
+                check_keys: KeyCheck | None = None) -> Config:
     """Load `path` (must exist), or the XDG config if present, or the built-in config."""
     if path is None:
         path = paths.default_config_path()
@@ -211,4 +192,4 @@ def load_config(path: Path | None = None, known_binding_ids: Iterable[str] | Non
         raise ConfigError([Problem(str(path), 1, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), 1, "(file)", f"not UTF-8 text: {exc}")]) from None
-    return parse_config(text, str(path), known_binding_ids)
+    return parse_config(text, str(path), known_binding_ids, check_keys)

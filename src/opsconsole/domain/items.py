@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsconsole.domain.models import RunRecord
 from opsconsole.domain.states import State
 
 
@@ -43,3 +44,34 @@ def human_seconds(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def run_item(run: RunRecord) -> Item:
+    """A ledger run as a pane row (the Runs screen adds its own columns)."""
+    return Item(
+        key=str(run.id),
+        state=run.state,
+        cells={
+            "id": run.id,
+            "preset": run.preset or "",
+            "kind": run.kind,
+            "attempt": run.attempt or "",
+            "exit": "" if run.exit_code is None else run.exit_code,
+            "pid": run.pid or "",
+        },
+        created_at=run.created_at,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        log_path=run.log_path,
+        detail={
+            "id": run.id, "kind": run.kind, "preset": run.preset, "target": run.target,
+            "state": run.state.value, "parameters": run.parameters, "command": run.command,
+            "fingerprint": run.fingerprint, "created_at": run.created_at.isoformat(),
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+            "exit_code": run.exit_code, "pid": run.pid, "attempt": run.attempt,
+            "result_dir": run.result_dir, "log_path": run.log_path, "error": run.error,
+            "external_id": run.external_id,
+            "sweep_point": run.sweep_point,
+        },
+    )

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsconsole.backends.local import stop_local_runs
+from opsconsole.domain.kill import KillStep
 from opsconsole.services.ledger import Ledger
 from opsconsole.services.lock import FileLock
 
@@ -32,23 +32,6 @@ PENDING, RUNNING, OK, FAILED, UNKNOWN, SKIPPED = "pending", "running", "ok", "fa
 # the action was taken; the step is waiting for the outside world to confirm it (e.g. Airflow
 # kills task processes at the worker's next heartbeat)
 STOPPING = "stopping"
-
-
-@dataclass
-class KillStep:
-    """One thing to stop. ``action`` returns a detail string and raises on failure."""
-
-    name: str
-    kind: str
-    description: str
-    action: Callable[[], Awaitable[str | None]]
-    deadline: float = 30.0
-    enabled: bool = True
-    retries: int = 0  # a step that raises is tried again (within the same deadline)
-    retry_delay: float = 0.5
-    # the action takes `progress=callable(detail)`: calling it shows the step as "stopping"
-    # (acted, waiting for confirmation) until it returns
-    reports_progress: bool = False
 
 
 @dataclass
@@ -220,21 +203,3 @@ class KillSwitch:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def local_kill_step(ledger: Ledger, grace: float = 5.0, deadline: float = 30.0) -> KillStep:
-    """The step that stops every active local run of any opsconsole process on this machine."""
-
-    async def action() -> str:
-        report = await stop_local_runs(ledger, grace)
-        if not report.ok:
-            raise RuntimeError(report.detail)
-        return report.detail
-
-    return KillStep(
-        name="stop local runs",
-        kind="local",
-        description=f"SIGTERM every local run's process group, SIGKILL after {grace:g}s, verify none is left",
-        action=action,
-        deadline=deadline,
-    )

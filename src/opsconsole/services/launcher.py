@@ -1,16 +1,17 @@
 """From a preset and the form's values to runs: validate, expand the sweep, render every point,
-and hand the batch to its target (the local runner now; Airflow, ECS and SSH targets plug in
-behind `Target`)."""
+and hand the batch to its target — the launch target of the backend the preset names
+(backends/base.py LaunchTarget), found through the context, never by name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from opsconsole.backends import registry
+from opsconsole.backends.base import Backend, LaunchRefused, Preview
 from opsconsole.config.presets import Preset
 from opsconsole.domain.kinds import RunKind
-from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec
+from opsconsole.domain.models import RunRecord, RunSpec
 from opsconsole.domain.params import ParamError, Rendered
 from opsconsole.domain.sweeps import expand
 
@@ -35,10 +36,16 @@ class LaunchPlan:
         return not self.errors and bool(self.specs)
 
     @property
+    def backend(self) -> Backend:
+        """The backend the preset launches on (its `target`; checked when the preset loaded)."""
+        return registry.load(self.preset.target)
+
+    @property
     def target_label(self) -> str:
-        if self.preset.target == "airflow":
-            return f"airflow DAG {self.preset.airflow.get('dag_id')}"
-        return "local runner"
+        return self.backend.target_label(self.preset)
+
+    def previews(self, spec: RunSpec) -> list[Preview]:
+        return self.backend.preview(spec)
 
 
 def plan_launch(preset: Preset, kind: RunKind, values: dict[str, Any],
@@ -48,7 +55,7 @@ def plan_launch(preset: Preset, kind: RunKind, values: dict[str, Any],
     sweep = preset.sweep if sweep is None else sweep
     plan = LaunchPlan(preset=preset, kind=kind, values=dict(values))
     plan.points = expand(sweep)
-    target = preset.target if preset.target != "airflow" else f"airflow:{preset.airflow.get('dag_id')}"
+    target_name = plan.backend.ledger_target(preset)
     defaults = kind.defaults()
     for point in plan.points:
         merged = {**defaults, **values, **point}
@@ -59,46 +66,18 @@ def plan_launch(preset: Preset, kind: RunKind, values: dict[str, Any],
         rendered = kind.render(merged)
         plan.first = plan.first or rendered
         plan.specs.append(RunSpec(kind=kind.name, command=rendered.argv, parameters=clean, preset=preset.name,
-                                  target=target, sweep_point=point or None, conf=rendered.conf,
+                                  target=target_name, sweep_point=point or None, conf=rendered.conf,
                                   shell=rendered.shell))
     return plan
-
-
-def batch_options(context: "Context", preset: Preset) -> BatchOptions:
-    """The profile's local-runner settings, overridden by the preset's [local] table."""
-    base = context.batch_options
-    return BatchOptions(**{**base.__dict__, **preset.local})
-
-
-def airflow_run_id(preset: Preset, index: int, now: datetime | None = None) -> str:
-    """A readable DAG run id: opsconsole__broker-only-twap__20261122T093000__003."""
-    now = now or datetime.now(timezone.utc)
-    prefix = preset.airflow.get("run_id_prefix") or f"opsconsole__{preset.name}"
-    return f"{prefix}__{now:%Y%m%dT%H%M%S}__{index:03d}"
-
-
-class Target(Protocol):
-    async def launch(self, plan: LaunchPlan) -> list[RunRecord]: ...
-
-
-class LocalTarget:
-    def __init__(self, context: "Context") -> None:
-        self._context = context
-
-    async def launch(self, plan: LaunchPlan) -> list[RunRecord]:
-        return await self._context.runner.launch(plan.specs, batch_options(self._context, plan.preset))
-
-
-def target_for(context: "Context", plan: LaunchPlan) -> Target:
-    if plan.preset.target == "airflow":
-        from opsconsole.services.airflow_target import AirflowTarget
-
-        return AirflowTarget(context)
-    return LocalTarget(context)
 
 
 async def launch(context: "Context", plan: LaunchPlan) -> list[RunRecord]:
     """Launch a valid plan on its target; the ledger records every run."""
     if not plan.ok:
         raise ParamError("; ".join(f"{k}: {v}" for k, v in plan.errors.items()) or "nothing to launch")
-    return await target_for(context, plan).launch(plan)
+    target = context.target(plan.preset.target)
+    if target is None:
+        raise LaunchRefused(f"preset {plan.preset.name!r} launches on {plan.preset.target!r}, which profile "
+                            f"{context.profile.name!r} does not configure ([profiles.{context.profile.name}."
+                            f"{plan.preset.target}])")
+    return await target.launch(plan.preset, plan.specs)

@@ -25,12 +25,8 @@ from typing import Any
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State, normalize_state
 from opsconsole.services.lock import FileLock
-from opsconsole.services.procs import process_alive, process_start_time
+from opsconsole.backends.local.procs import process_start_time
 
-LOCAL_TARGET = "local"
-ACTIVE_STATES: tuple[State, ...] = (State.QUEUED, State.RUNNING, State.UP_FOR_RETRY)
-EXIT_CODE_FILE = "exit_code"
-ORPHANED_ERROR = "opsconsole exited while the run was active"
 
 
 class LedgerError(RuntimeError):
@@ -102,8 +98,29 @@ def _v1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX kill_audit_kill_id ON kill_audit(kill_id)")
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """The action audit: every non-view action, whatever screen or command it came from."""
+    db.execute(
+        """
+        CREATE TABLE action_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            call_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            who TEXT NOT NULL,
+            profile TEXT NOT NULL,
+            action TEXT NOT NULL,
+            policy TEXT NOT NULL,
+            objects TEXT NOT NULL DEFAULT '[]',
+            outcome TEXT NOT NULL,
+            detail TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX action_audit_action ON action_audit(action)")
+
+
 # Append only: never edit a released migration, add the next one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -477,6 +494,28 @@ class Ledger:
             (kill_id, _ts(utcnow()), event, step, outcome, detail, elapsed),
         )
 
+    def audit_action(self, call_id: str, *, who: str, profile: str, action: str, policy: str,
+                     objects: Iterable[str], outcome: str, detail: str | None = None) -> None:
+        """One row of the action audit (who, when, profile, action, objects, outcome)."""
+        self._write(
+            "INSERT INTO action_audit (call_id, ts, who, profile, action, policy, objects, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (call_id, _ts(utcnow()), who, profile, action, policy, json.dumps(list(objects)), outcome, detail),
+        )
+
+    def list_action_audit(self, action: str | None = None) -> list[dict[str, Any]]:
+        """Action audit rows in the order they were written (objects decoded)."""
+        if action is None:
+            rows = self._query("SELECT * FROM action_audit ORDER BY id")
+        else:
+            rows = self._query("SELECT * FROM action_audit WHERE action = ? ORDER BY id", (action,))
+        out = []
+        for row in rows:
+            d = dict(row)
+            d["objects"] = json.loads(d["objects"])
+            out.append(d)
+        return out
+
     def list_audit(self, kill_id: str | None = None) -> list[dict[str, Any]]:
         """Audit rows in the order they were written."""
         if kill_id is None:
@@ -485,71 +524,15 @@ class Ledger:
             rows = self._query("SELECT * FROM kill_audit WHERE kill_id = ? ORDER BY id", (kill_id,))
         return [dict(r) for r in rows]
 
-    # -- recovery ---------------------------------------------------------------------------
+    # -- recovery (the local backend's reconcile reads these rows) ---------------------------
 
-    def reconcile(self) -> list[RunRecord]:
-        """Settle local runs left active by an opsconsole process that died.
-
-        Only runs whose owner process is gone are touched (a live runner settles its own). A run
-        whose process still lives stays running. Otherwise the wrapper's ``exit_code`` file in
-        the result dir decides success / failed; without it the run becomes unknown (or stopped
-        if a stop had been requested); a run that never started becomes skipped. Returns the
-        runs that changed."""
+    def recovery_rows(self, target: str) -> list[dict[str, Any]]:
+        """Active runs of `target`, and every active run that had a local process, with their
+        owner's and process's identity: what the local backend needs to settle orphans."""
         rows = self._query(
-            "SELECT * FROM runs WHERE state IN ('queued', 'running', 'up_for_retry') "
+            "SELECT id, state, pid, proc_start, owner_pid, owner_start, stop_requested_at, result_dir "
+            "FROM runs WHERE state IN ('queued', 'running', 'up_for_retry') "
             "AND (target = ? OR pid IS NOT NULL) ORDER BY id",
-            (LOCAL_TARGET,),
+            (target,),
         )
-        changed: list[RunRecord] = []
-        for row in rows:
-            if row["owner_pid"] is not None and process_alive(row["owner_pid"], row["owner_start"]):
-                continue
-            fields = self._settle(row)
-            if fields is None:
-                continue
-            record = self.transition(row["id"], ACTIVE_STATES, **fields)
-            if record is not None:
-                changed.append(record)
-        return changed
-
-    @staticmethod
-    def _settle(row: sqlite3.Row) -> dict[str, Any] | None:
-        pid = row["pid"]
-        if pid is not None and process_alive(pid, row["proc_start"]):
-            return None
-        stop_requested = bool(row["stop_requested_at"])
-        if pid is None and row["state"] == State.QUEUED.value:
-            return {
-                "state": State.STOPPED if stop_requested else State.SKIPPED,
-                "ended_at": utcnow(),
-                "error": "opsconsole exited before the run started",
-            }
-        exit_code, ended_at = _read_exit_code(row["result_dir"])
-        if exit_code is not None:
-            if stop_requested:
-                state = State.STOPPED
-            else:
-                state = State.SUCCESS if exit_code == 0 else State.FAILED
-            return {
-                "state": state,
-                "exit_code": exit_code,
-                "ended_at": ended_at or utcnow(),
-                "error": None if state is State.SUCCESS else f"exit code {exit_code} (reconciled)",
-            }
-        return {
-            "state": State.STOPPED if stop_requested else State.UNKNOWN,
-            "ended_at": utcnow(),
-            "error": ORPHANED_ERROR,
-        }
-
-
-def _read_exit_code(result_dir: str | None) -> tuple[int | None, datetime | None]:
-    if not result_dir:
-        return None, None
-    path = Path(result_dir) / EXIT_CODE_FILE
-    try:
-        text = path.read_text().strip()
-        mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-        return int(text), mtime
-    except (OSError, ValueError):
-        return None, None
+        return [dict(r) for r in rows]

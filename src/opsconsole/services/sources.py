@@ -1,97 +1,18 @@
-"""Sources feed the Status screen's panes. Each backend adds one (or more) by implementing
-`PaneSource`; the screen draws whatever `sources_for(context)` returns, so a new backend
-plugs in without touching the screen's code."""
+"""Sources feed the Status screen's panes: every enabled backend's, from the registry (see
+backends/base.py PaneSource). The Runs screen's ledger source is generic too: it asks every
+backend session to sync its runs' states."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from opsconsole.domain.items import Column, Item
+from opsconsole.backends.base import PaneSource
+from opsconsole.domain.items import Column, Item, run_item
 
 if TYPE_CHECKING:
     from opsconsole.services.context import Context
-
-
-class PaneSource(Protocol):
-    key: str
-    title: str
-    columns: tuple[Column, ...]
-    interval: float
-
-    async def fetch(self) -> list[Item]:
-        """The current items (raises on a backend error: the pane turns stale and retries)."""
-        ...
-
-    # Optional, duck-typed (a pane checks with getattr):
-    #   def drill(self, item) -> PaneSource | None      enter: the child source (DAG → its runs)
-    #   async def open_log(self, item) -> str           l: a local path (a spool that may keep growing)
-    #   async def describe(self, item) -> dict          d: the full object, fetched on demand
-
-
-class LocalRunsSource:
-    """Local runs of this profile, from the ledger (the local runner keeps it current)."""
-
-    key = "local"
-    title = "Local runs"
-    columns = (
-        Column("id", "ID", 6),
-        Column("state", "STATE", 12),
-        Column("preset", "PRESET", 18),
-        Column("kind", "KIND", 14, optional=True),
-        Column("attempt", "TRY", 3),
-        Column("exit", "EXIT", 4),
-        Column("age", "AGE", 7),
-        Column("duration", "DURATION", 8),
-        Column("pid", "PID", 7, optional=True),
-    )
-    interval = 1.0
-
-    def __init__(self, context: "Context", limit: int = 200) -> None:
-        self._context = context
-        self._limit = limit
-
-    target: str | None = "local"
-
-    def _runs(self):
-        ledger = self._context.ledger
-        # settle runs whose owner died (another opsconsole that crashed, or quit mid-run)
-        ledger.reconcile()
-        return ledger.list_runs(self._limit, target=self.target)
-
-    async def fetch(self) -> list[Item]:
-        runs = await asyncio.to_thread(self._runs)
-        return [
-            Item(
-                key=str(run.id),
-                state=run.state,
-                cells={
-                    "id": run.id,
-                    "preset": run.preset or "",
-                    "kind": run.kind,
-                    "attempt": run.attempt or "",
-                    "exit": "" if run.exit_code is None else run.exit_code,
-                    "pid": run.pid or "",
-                },
-                created_at=run.created_at,
-                started_at=run.started_at,
-                ended_at=run.ended_at,
-                log_path=run.log_path,
-                detail={
-                    "id": run.id, "kind": run.kind, "preset": run.preset, "target": run.target,
-                    "state": run.state.value, "parameters": run.parameters, "command": run.command,
-                    "fingerprint": run.fingerprint, "created_at": run.created_at.isoformat(),
-                    "started_at": run.started_at.isoformat() if run.started_at else None,
-                    "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-                    "exit_code": run.exit_code, "pid": run.pid, "attempt": run.attempt,
-                    "result_dir": run.result_dir, "log_path": run.log_path, "error": run.error,
-                    "external_id": run.external_id,
-                    "sweep_point": run.sweep_point,
-                },
-            )
-            for run in runs
-        ]
 
 
 def describe(item: Item) -> str:
@@ -100,24 +21,16 @@ def describe(item: Item) -> str:
 
 
 def sources_for(context: "Context") -> list[PaneSource]:
-    """The panes of a profile's Status screen, one per configured source."""
-    sources: list[PaneSource] = [LocalRunsSource(context)]
-    if context.profile.airflow:
-        from opsconsole.services.airflow_sources import AirflowDagsSource, AirflowHub
-
-        sources.append(AirflowDagsSource(AirflowHub.for_context(context)))
-    # Airflow, ECS, Kubernetes, SSH hosts, health and balances add their sources here as their
-    # backends land; each is imported lazily so start-up stays fast.
-    return sources
+    """The panes of a profile's Status screen: each enabled backend's, in registry order."""
+    return [source for session in context.sessions for source in session.sources()]
 
 
-class LedgerRunsSource(LocalRunsSource):
+class LedgerRunsSource(PaneSource):
     """Every launch the ledger remembers, for the Runs screen."""
 
     key = "runs"
     title = "Runs (ledger)"
-    target = None
-    warning: str | None = None  # shown in the pane's title: the ledger is fine, a sync is not
+    scope = "runs"
     columns = (
         Column("id", "ID", 6),
         Column("state", "STATE", 12),
@@ -134,21 +47,25 @@ class LedgerRunsSource(LocalRunsSource):
     interval = 2.0
 
     def __init__(self, context: "Context", limit: int = 5000) -> None:
-        super().__init__(context, limit)
+        self._context = context
+        self._limit = limit
+
+    def _runs(self):
+        self._context.recover()
+        return self._context.ledger.list_runs(self._limit)
 
     async def fetch(self) -> list[Item]:
         self.warning = None
-        if self._context.profile.airflow:
-            from opsconsole.services.airflow_target import sync_airflow_runs
-
+        problems: list[str] = []
+        for session in self._context.sessions:
             try:
-                problems = await sync_airflow_runs(self._context)
-            except Exception as exc:  # noqa: BLE001 - Airflow down: the ledger rows stay as last seen
-                problems = [f"{type(exc).__name__}: {exc}"]
-            if problems:
-                self.warning = f"Airflow states not synced: {problems[0]}" + (
-                    f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-        items = await super().fetch()
+                problems += [f"{session.backend.title}: {p}" for p in await session.sync()]
+            except Exception as exc:  # noqa: BLE001 - a backend down: the ledger rows stay as last seen
+                problems.append(f"{session.backend.title}: {type(exc).__name__}: {exc}")
+        if problems:
+            self.warning = f"states not synced: {problems[0]}" + (
+                f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+        items = [run_item(run) for run in await asyncio.to_thread(self._runs)]
         for item in items:
             d = item.detail
             item.cells["target"] = d["target"]

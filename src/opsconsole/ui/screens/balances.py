@@ -28,9 +28,8 @@ class BalancesScreen(OpsScreen):
         super().__init__(id="balances")
 
     def compose(self) -> ComposeResult:
-        exchanges = self.app.context.profile.exchanges
-        note = ("Accounts: " + ", ".join(e["name"] for e in exchanges)) if exchanges else \
-            "No exchange accounts in this profile; balances below are read from the runs' logs."
+        # exchange accounts arrive with the exchanges backend; until then, the runs' logs
+        note = "No exchange accounts in this profile; balances below are read from the runs' logs."
         yield Static(note, id="note")
         table: DataTable = DataTable(cursor_type="row")
         table.add_column("RUN", key="run")

@@ -3,7 +3,6 @@ what will be sent → launch with a key. Sweeps show their size and first points
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from rich.console import Group
@@ -221,10 +220,10 @@ class LaunchScreen(OpsScreen):
         if plan.first is not None:
             parts.append(Text("command line (point 1):" if count > 1 else "command line:", style="dim"))
             parts.append(Text(plan.first.shell, style="bold"))
-            if plan.preset.target == "airflow":
-                parts.append(Text("DAG run conf:", style="dim"))
-                parts.append(Syntax(json.dumps(plan.first.conf), "json", theme="ansi_dark",
-                                    word_wrap=True, background_color="default"))
+            for part in plan.previews(plan.specs[0]):
+                parts.append(Text(part.caption, style="dim"))
+                parts.append(Syntax(part.text, part.lexer, theme="ansi_dark", word_wrap=True,
+                                    background_color="default") if part.lexer else Text(part.text))
         return Group(*parts)
 
     # --- actions ----------------------------------------------------------------------------------

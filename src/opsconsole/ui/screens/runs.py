@@ -103,7 +103,7 @@ class RunsScreen(OpsScreen):
 
     @on(SourcePane.OpenLog)
     def _open_log(self, event: SourcePane.OpenLog) -> None:
-        self.app.open_log(event.item.log_path, title=f"run {event.item.key}")
+        self.app.open_log(event.ref, title=f"run {event.item.key}")
 
     @on(SourcePane.Describe)
     def _describe(self, event: SourcePane.Describe) -> None:

@@ -12,21 +12,9 @@ from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.services.sources import describe, sources_for
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.describe import DescribeScreen
-from opsconsole.ui.widgets.source_pane import SourcePane
+from opsconsole.ui.widgets.source_pane import SourcePane, pane_class
 
 WIDE = 160
-# Sources that want a specialised pane (keyed by source.key; imported when used)
-PANE_WIDGETS = {"airflow": "opsconsole.ui.widgets.airflow_pane.AirflowPane"}
-
-
-def _pane_class(source) -> type[SourcePane]:
-    ref = PANE_WIDGETS.get(source.key)
-    if ref is None:
-        return SourcePane
-    import importlib
-
-    module, _, name = ref.rpartition(".")
-    return getattr(importlib.import_module(module), name)
 
 
 class StatusScreen(OpsScreen):
@@ -53,7 +41,7 @@ class StatusScreen(OpsScreen):
         ctx = self.app.context
         with Container(id="panes"):
             for number, source in enumerate(sources_for(ctx), start=1):
-                yield _pane_class(source)(source, number, ctx.clock)
+                yield pane_class(source)(source, number, ctx.clock)
         with Vertical(id="tail"):
             yield Static("log tail — select a row", classes="tail-title")
         yield Footer()
@@ -147,7 +135,7 @@ class StatusScreen(OpsScreen):
 
     @on(SourcePane.OpenLog)
     def _open_log(self, event: SourcePane.OpenLog) -> None:
-        self.app.open_log(event.item.log_path, title=f"run {event.item.key}")
+        self.app.open_log(event.ref, title=event.ref.title or f"run {event.item.key}")
 
     @on(SourcePane.Describe)
     def _describe(self, event: SourcePane.Describe) -> None:

@@ -26,12 +26,12 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import on
-from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from opsconsole.ui.bindings import bindings
 from opsconsole.logs.follow import LogDocument
 from opsconsole.logs.levels import detect_level
 from opsconsole.logs.query import Query
@@ -55,32 +55,7 @@ _LEVEL_CLASSES = {
 class LogView(LogViewActions, ScrollView, can_focus=True):
     """A huge-log viewer. Keys are bindings with ids `logview.*` (remappable via the keymap)."""
 
-    BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", id="logview.follow"),
-        Binding("g,home", "top", "Top", show=False, id="logview.top"),
-        Binding("G,end", "bottom", "Bottom", show=False, id="logview.bottom"),
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="logview.up"),
-        Binding("down,j", "cursor(1)", "Down", show=False, id="logview.down"),
-        Binding("pageup,ctrl+b", "page(-1)", "Page up", show=False, id="logview.page_up"),
-        Binding("pagedown,space", "page(1)", "Page down", show=False, id="logview.page_down"),
-        Binding("left", "pan(-8)", "Left", show=False, id="logview.left"),
-        Binding("right", "pan(8)", "Right", show=False, id="logview.right"),
-        Binding("colon", "prompt('line')", "Go to line", id="logview.goto_line"),
-        Binding("percent_sign", "prompt('percent')", "Go to %", show=False, id="logview.goto_percent"),
-        Binding("t", "prompt('time')", "Go to time", show=False, id="logview.goto_time"),
-        Binding("slash", "prompt('search')", "Search", id="logview.search"),
-        Binding("n", "next_match(1)", "Next", show=False, id="logview.next"),
-        Binding("N", "next_match(-1)", "Previous", show=False, id="logview.previous"),
-        Binding("I", "toggle_case", "Case", show=False, id="logview.case"),
-        Binding("R", "toggle_regex", "Regex", show=False, id="logview.regex"),
-        Binding("ampersand", "toggle_filter", "Filter", id="logview.filter"),
-        Binding("escape", "clear_search", "Clear", show=False, id="logview.clear"),
-        Binding("w", "toggle_wrap", "Wrap", id="logview.wrap"),
-        Binding("m", "mark", "Mark", show=False, id="logview.mark"),
-        Binding("S", "prompt('save')", "Save", show=False, id="logview.save"),
-        Binding("c", "copy_line", "Copy", show=False, id="logview.copy"),
-        Binding("enter", "open_line", "Open line", show=False, id="logview.open_line"),
-    ]
+    BINDINGS = bindings("logview")
 
     COMPONENT_CLASSES = {
         "logview--cursor", "logview--match", "logview--status", "logview--gutter",

@@ -13,17 +13,20 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from opsconsole.backends.base import DESCRIBE, DRILL, LOG, PaneSource
+from opsconsole.domain.actions import ActionUnavailable
 from opsconsole.domain.items import Item, human_seconds
 from opsconsole.domain.states import state_style
+from opsconsole.logs.ref import FileLog, LogRef
 from opsconsole.services.poller import Poller, PollStatus
-from opsconsole.services.sources import PaneSource
 from opsconsole.ui.bindings import bindings
 
 LIVE = ("age", "duration")
 
 
 class SourcePane(Vertical):
-    """One pane of the Status screen."""
+    """One pane of the Status screen, for any backend's source: its keys, footer, help and
+    palette entries come from the actions the source declares (see `pane_class`)."""
 
     BINDINGS = bindings("pane")
     DEFAULT_CSS = """
@@ -42,9 +45,10 @@ class SourcePane(Vertical):
             self.item = item
 
     class OpenLog(Message):
-        def __init__(self, item: Item) -> None:
+        def __init__(self, item: Item, ref: LogRef) -> None:
             super().__init__()
             self.item = item
+            self.ref = ref
 
     class Describe(Message):
         def __init__(self, item: Item) -> None:
@@ -130,7 +134,7 @@ class SourcePane(Vertical):
             text.append(f"  /{self.filter_text}", style="italic")
         if self.sort_column:
             text.append(f"  ↕{self.sort_column}{'↓' if self.sort_reverse else '↑'}", style="dim")
-        warning = getattr(self.source, "warning", None)
+        warning = self.source.warning
         if warning:
             text.append(f"  ⚠ {warning}", style="yellow")
         if self.status.stale:
@@ -235,8 +239,7 @@ class SourcePane(Vertical):
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         item = self.selected
-        drill = getattr(self.source, "drill", None)
-        child = drill(item) if drill is not None and item is not None else None
+        child = self.source.drill(item) if DRILL in self.source.capabilities and item is not None else None
         if child is not None:
             self.switch_source(child, push=True)
         else:
@@ -320,46 +323,65 @@ class SourcePane(Vertical):
         item = self.selected
         if item is None:
             return
+        source = self.source
         if item.log_path:
-            self.post_message(self.OpenLog(item))
+            self.post_message(self.OpenLog(item, FileLog(item.log_path, f"run {item.key}")))
             return
-        open_log = getattr(self.source, "open_log", None)
-        if open_log is None:
-            self.notify(f"{self.source.title} {item.key}: no log yet", severity="warning")
+        if LOG not in source.capabilities:
+            self.notify(f"{source.title} {item.key}: no log yet", severity="warning", markup=False)
             return
-        self.run_worker(self._open_remote_log(open_log, item), group="open-log", exclusive=True)
+        self.run_worker(self._open_remote_log(source, item), group="open-log", exclusive=True)
 
-    async def _open_remote_log(self, open_log, item: Item) -> None:
-        """Sources whose logs live elsewhere spool them to a local file first (which may keep
-        growing while the source follows it); the viewer opens the spool at once."""
-        self.notify(f"{item.key}: fetching log…", timeout=3, markup=False)
+    async def _open_remote_log(self, source: PaneSource, item: Item) -> None:
+        """Logs that live elsewhere come back as references (a stream being spooled, a ranged
+        remote object): the viewer opens them at once and shows how far they got."""
         try:
-            path = await open_log(item)
+            ref = await source.open_log(item)
         except Exception as exc:  # noqa: BLE001 - shown, never a crash
             self.notify(f"{item.key}: cannot open log: {exc}", severity="error", markup=False)
             return
-        if path:
-            item.log_path = str(path)
-            self.post_message(self.OpenLog(item))
+        self.post_message(self.OpenLog(item, ref))
 
     def action_describe(self) -> None:
         item = self.selected
         if item is None:
             return
-        describe = getattr(self.source, "describe", None)
-        if describe is None:
+        source = self.source
+        if DESCRIBE not in source.capabilities:
             self.post_message(self.Describe(item))
             return
 
         async def _full() -> None:
             try:
-                item.detail = await describe(item)
+                item.detail = await source.describe(item)
             except Exception as exc:  # noqa: BLE001
                 self.notify(f"{item.key}: {exc}", severity="error", markup=False)
                 return
             self.post_message(self.Describe(item))
 
         self.run_worker(_full(), group="describe", exclusive=True)
+
+    # --- the source's declared actions ----------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pane_action":
+            return bool(parameters) and self.source.offers(str(parameters[0]))
+        return True
+
+    def action_pane_action(self, action_id: str) -> None:
+        """A declared action on the selected item: the source prepares the call, the app's one
+        action path refuses, confirms, runs and audits it."""
+        self.run_worker(self._pane_action(action_id), group=f"action-{action_id}")
+
+    async def _pane_action(self, action_id: str) -> None:
+        try:
+            call = await self.source.prepare(action_id, self.selected)
+        except ActionUnavailable as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            self.notify(f"{action_id}: {type(exc).__name__}: {exc}", severity="error", markup=False)
+            return
+        await self.app.run_action_call(call)
 
     def pause(self) -> None:
         self.poller.pause()
@@ -371,3 +393,20 @@ class SourcePane(Vertical):
         """Poll now; `select` puts the cursor on that item once it shows up (a new launch)."""
         self._select_next = select
         self.poller.poke()
+
+
+_PANE_CLASSES: dict[str, type[SourcePane]] = {}
+
+
+def pane_class(source: PaneSource) -> type[SourcePane]:
+    """The pane widget class of a source's backend: SourcePane plus one binding per action the
+    backend declares (ids from the key registry, so `?`, the footer and `[keys]` remaps know
+    them). One class per backend scope; made once."""
+    scope = source.scope
+    cls = _PANE_CLASSES.get(scope)
+    if cls is None:
+        from opsconsole.ui.keymap_actions import action_bindings
+
+        cls = type(f"{scope.title().replace('_', '')}Pane", (SourcePane,), {"BINDINGS": action_bindings(scope)})
+        _PANE_CLASSES[scope] = cls
+    return cls

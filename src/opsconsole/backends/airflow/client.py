@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from opsconsole.backends.airflow_models import (
+from opsconsole.backends.airflow.models import (
     AirflowDag,
     AirflowRun,
     AirflowTaskInstance,

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State
-from opsconsole.services.ledger import EXIT_CODE_FILE, LOCAL_TARGET, Ledger
-from opsconsole.services.procs import process_alive, process_group_alive, process_start_time
+from opsconsole.backends.base import LaunchRefused, RunStore
+from opsconsole.backends.local.procs import process_alive, process_group_alive, process_start_time
+from opsconsole.backends.local.recovery import EXIT_CODE_FILE, LOCAL_TARGET, reconcile
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,6 @@ WRAPPER = (
 
 _POLL = 0.05  # seconds between checks while waiting for processes to go away
 _KILL_WAIT = 5.0  # after SIGKILL, how long the kernel gets to tear a group down
-
-
-class LaunchRefused(RuntimeError):
-    """A launch was refused (the kill-switch halt latch is set, or a spec isn't local)."""
 
 
 @dataclass
@@ -100,7 +97,7 @@ class _Batch:
 class LocalRunner:
     """Runs batches of local processes; one instance per app (or per headless command)."""
 
-    def __init__(self, ledger: Ledger, runs_dir: Path, *, grace: float = 5.0) -> None:
+    def __init__(self, ledger: RunStore, runs_dir: Path, *, grace: float = 5.0) -> None:
         self.ledger = ledger
         self.runs_dir = Path(runs_dir).resolve()
         self.grace = grace
@@ -371,7 +368,7 @@ def _signal_group(pgid: int, signum: int) -> bool:
 
 
 async def stop_local_runs(
-    ledger: Ledger, grace: float = 5.0, *, run_ids: Iterable[int] | None = None
+    ledger: RunStore, grace: float = 5.0, *, run_ids: Iterable[int] | None = None
 ) -> StopReport:
     """Stop every active local run recorded in the ledger (or only ``run_ids``), whichever
     process started it: mark them stop-requested, cancel the ones not started, SIGTERM each
@@ -382,7 +379,7 @@ async def stop_local_runs(
     wanted = None if run_ids is None else set(run_ids)
     # Rows an opsconsole that died left behind: settle those that can't be stopped (never
     # started, already ended); the ones whose process still runs stay running and are stopped.
-    await asyncio.to_thread(ledger.reconcile)
+    await asyncio.to_thread(reconcile, ledger)
     runs = [r for r in await asyncio.to_thread(ledger.active_runs, LOCAL_TARGET) if wanted is None or r.id in wanted]
     if not runs:
         return report
@@ -474,7 +471,7 @@ async def _wait_groups_gone(groups: dict[int, int], timeout: float) -> set[int]:
     return alive
 
 
-async def _mark_stopped(ledger: Ledger, run_id: int, error: str) -> None:
+async def _mark_stopped(ledger: RunStore, run_id: int, error: str) -> None:
     await asyncio.to_thread(
         ledger.transition, run_id, [State.QUEUED, State.RUNNING, State.UP_FOR_RETRY],
         state=State.STOPPED, ended_at=utcnow(), error=error,

@@ -1,0 +1,133 @@
+"""The lazy registry: backend names → the packages that implement them.
+
+A backend is enabled for a profile by its table (``[profiles.P.airflow]``; the local runner is
+always on) and its package is imported only then, so start-up costs nothing for backends a
+profile doesn't use. Packages keep their heavy imports (httpx, boto3, kubernetes...) inside
+the functions that need them. Third-party backends register through the
+``opsconsole.backends`` entry-point group (``name = "package.module"``) or :func:`register`.
+
+The config layer cannot import backends (layers: ui > services > backends > config > domain), so
+this module hands it the backends' table schemas through :func:`config_tables` (installed
+with ``config.settings.use_backend_tables`` on import).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from opsconsole.config import settings as _settings
+
+if TYPE_CHECKING:
+    from opsconsole.backends.base import Backend
+    from opsconsole.config.schema import Spec, Table
+    from opsconsole.config.settings import Profile
+
+ENTRY_POINTS = "opsconsole.backends"
+# Order matters: panes, kill steps and targets follow it.
+_BUILTIN: dict[str, str] = {
+    "local": "opsconsole.backends.local",
+    "airflow": "opsconsole.backends.airflow",
+}
+# Tables of backends announced by the product but not built yet: refused, never ignored.
+NOT_YET: dict[str, str] = {
+    name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
+    for name in ("ecs", "kubernetes", "yarn", "hosts", "health", "exchanges")
+}
+
+_modules: dict[str, str] = dict(_BUILTIN)
+_loaded: dict[str, "Backend"] = {}
+_entry_points_read = False
+
+
+def register(name: str, module: str) -> None:
+    """Make `name` a backend implemented by `module` (which exports ``BACKEND``)."""
+    _modules[name] = module
+    _loaded.pop(name, None)
+
+
+def unregister(name: str) -> None:
+    if name in _BUILTIN:
+        raise ValueError(f"{name}: a built-in backend cannot be unregistered")
+    _modules.pop(name, None)
+    _loaded.pop(name, None)
+
+
+def _read_entry_points() -> None:
+    global _entry_points_read
+    if _entry_points_read:
+        return
+    _entry_points_read = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINTS):
+        _modules.setdefault(ep.name, ep.value.split(":")[0])
+
+
+def names() -> list[str]:
+    """Every registered backend, built-ins first."""
+    _read_entry_points()
+    return list(_modules)
+
+
+def load(name: str) -> "Backend":
+    """The backend object of `name` (its package imported now if it was not)."""
+    backend = _loaded.get(name)
+    if backend is None:
+        module = importlib.import_module(_modules[name])
+        backend = getattr(module, "BACKEND")
+        if backend.name != name:
+            raise ValueError(f"backend module {_modules[name]} declares {backend.name!r}, registered as {name!r}")
+        _loaded[name] = backend
+    return backend
+
+
+def enabled(profile: "Profile") -> list["Backend"]:
+    """The backends a profile uses, in registry order: the always-on ones and those whose table
+    the profile has. Only these are imported."""
+    out = []
+    for name in names():
+        if name in profile.tables:
+            out.append(load(name))
+        elif name in _BUILTIN and load(name).always:
+            out.append(load(name))
+        elif name not in _BUILTIN and name in _loaded and _loaded[name].always:
+            out.append(_loaded[name])
+    return out
+
+
+class _Tables:
+    """The backends' table schemas, for the config layer (imports every registered backend's
+    package on first use: only `config check` and config parsing need them, and packages are
+    light until a session opens)."""
+
+    def profile_tables(self) -> Mapping[str, "Spec"]:
+        out: dict[str, Spec] = {}
+        for name in names():
+            backend = load(name)
+            if backend.schema is not None:
+                out[name] = backend.schema
+        return out
+
+    def preset_tables(self) -> Mapping[str, "Table | None"]:
+        """Launch targets (a preset's `target`) and the schema of their preset table."""
+        return {name: load(name).preset_schema for name in names() if _launches(load(name))}
+
+    def reserved(self) -> Mapping[str, str]:
+        return {k: v for k, v in NOT_YET.items() if k not in _modules}
+
+    def preset_problems(self, target: str, table: Mapping[str, Any]) -> list[tuple[tuple[object, ...], str]]:
+        return load(target).preset_problems(table) if target in _modules else []
+
+
+def _launches(backend: "Backend") -> bool:
+    return backend.preset_schema is not None
+
+
+def config_tables() -> _Tables:
+    return _TABLES
+
+
+_TABLES = _Tables()
+_settings.use_backend_tables(_TABLES)

@@ -1,0 +1,80 @@
+"""Actions are data: what a pane (or the CLI) can do to the outside world, declared by the
+backend that owns it and carried out by the one action runner (services/actions.py):
+refuse → confirm → run → audit.
+
+An :class:`Action` is the declaration (id, label, keys, policy class) — the same for every
+item; its id is also its key binding's id, so it shows in the footer, in `?`, in the command
+palette and can be remapped. A source turns it into an :class:`ActionCall` for one selected
+item: the concrete confirmation text, the objects it touches (for the audit) and the coroutine
+that does it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from opsconsole.domain import policy
+
+
+@dataclass(frozen=True)
+class Action:
+    """A declared action. ``policy`` is one of domain.policy's classes (view / change / launch /
+    kill); an unknown one is refused by the runner in read-only profiles and while HALTED."""
+
+    id: str            # "airflow.trigger" — also the key binding's id
+    label: str         # "Trigger"
+    keys: str          # "t" (Textual key names, comma-separated)
+    policy: str = policy.CHANGE
+    description: str = ""  # one line for the help screen and the palette
+    show: bool = True      # in the footer
+
+
+class ActionUnavailable(LookupError):
+    """The action does not apply to what is selected ("select a run first")."""
+
+
+@dataclass
+class ActionCall:
+    """One action on concrete objects, ready for the runner.
+
+    ``run(value)`` does it and returns the outcome's one-line detail; ``value`` is what the
+    operator typed when ``ask_json`` asked for a JSON object (None otherwise). ``preset``
+    (optional) names a preset match — ``{"target": ..., **target table}`` — that, when a
+    preset matches, replaces the raw input with the typed Launch form of that preset."""
+
+    action: Action
+    title: str                      # "Mark run X failed?"
+    body: str                       # what will happen, for the confirmation
+    objects: list[str]              # what it touches, for the audit: "dag/run", "run 12"
+    run: Callable[[Any], Awaitable[str | None]]
+    confirm_label: str = "Confirm"
+    confirm: bool = True
+    ask_json: Callable[[], Awaitable[dict[str, Any]]] | None = None  # default of the JSON input
+    preset: dict[str, Any] | None = None
+    # a narrower class for this call (pausing is a change; the declared "pause/unpause" is a launch)
+    policy_override: str | None = None
+    label: str | None = None  # what the refusal and the audit call it ("unpause"); the action's id otherwise
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> str:
+        return self.policy_override or self.action.policy
+
+    @property
+    def name(self) -> str:
+        return self.label or self.action.label.lower()
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What the runner did: ``outcome`` is ok, failed, refused or cancelled."""
+
+    call_id: str
+    outcome: str
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
