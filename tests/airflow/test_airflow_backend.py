@@ -126,7 +126,11 @@ async def test_mark_run_failed_while_task_runs_and_follow_log(server, client, tm
     job = await spool.open(ti)  # running: followed with the continuation token
     await job.wait_ready()
     await until(lambda: _grown(job.path, "line 000"), 120, "followed log grows")
-    assert job.state == "following"
+    # the first read streams what the log holds so far, then the spool polls for more
+    async def following():
+        return job.state == "following"
+
+    await until(following, 60, "following after the first read")
     run = await client.mark_run(DEMO, rid, "failed")
     assert run.state is State.FAILED
     ti = await client.get_task_instance(DEMO, rid, "emit_lines")

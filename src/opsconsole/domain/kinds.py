@@ -78,6 +78,7 @@ class RunKind:
         assert d is not None
         if d.template is not None:
             return d.template.format(**{k: _text(v) for k, v in values.items()})
+        assert d.base is not None  # a derive without a template has a base (checked when the kind loads)
         start = datetime.strptime(str(values[d.base]), DATETIME_FMT)
         seconds = float(values[d.add_seconds]) if d.add_seconds else 0.0
         return (start + timedelta(seconds=seconds + d.offset_seconds)).strftime(DATETIME_FMT)

@@ -214,6 +214,7 @@ class LogDocument:
     def _run(self) -> None:
         try:
             if self.source is None:
+                assert self.path is not None  # a document has a path or a source
                 self.source = open_ref(self.path)
             self.remote = bool(getattr(self.source, "remote", False))
             self._load()

@@ -192,10 +192,11 @@ class RangedSource:
                 self._hits += 1
                 return data
             self._misses += 1
-            future = self._inflight.get(block)
-            owner = future is None
+            existing = self._inflight.get(block)
+            owner = existing is None
+            future: Future[bytes] = Future() if existing is None else existing
             if owner:
-                future = self._inflight[block] = Future()
+                self._inflight[block] = future
         if not owner:
             try:
                 return future.result()
@@ -233,7 +234,8 @@ class RangedSource:
         with self._lock:
             if block in self._blocks or block in self._inflight:
                 return
-            self._inflight[block] = future = Future()
+            future: Future[bytes] = Future()
+            self._inflight[block] = future
         if self._ahead is None:
             self._ahead = ThreadPoolExecutor(1, thread_name_prefix="range-ahead")
 

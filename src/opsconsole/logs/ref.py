@@ -16,6 +16,7 @@ Backends produce these (their "log openers"); the UI opens them. Nothing here im
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,14 +104,14 @@ class RangedLog:
 LogRef = Union[FileLog, StreamLog, RangedLog]
 
 
-def as_ref(log: "LogRef | str | Path") -> LogRef:
+def as_ref(log: "LogRef | str | os.PathLike[str]") -> LogRef:
     """A reference for what callers hand over: a path string means a local file."""
     if isinstance(log, (FileLog, StreamLog, RangedLog)):
         return log
     return FileLog(str(log))
 
 
-def open_ref(log: "LogRef | str | Path") -> "Source":
+def open_ref(log: "LogRef | str | os.PathLike[str]") -> "Source":
     """The byte source behind a reference (blocking: call it off the UI thread).
 
     A file is read in place, a stream through its spool file (complete once the job ended),

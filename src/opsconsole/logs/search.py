@@ -182,6 +182,7 @@ class Search:
 
     def _scan_rg(self) -> None:
         q = self.query
+        assert self._rg is not None
         args = [self._rg, "--no-config", "--text", "--byte-offset", "--only-matching",
                 "--replace", "", "--no-filename", "--no-line-number", "--color", "never",
                 "--case-sensitive" if q.case_sensitive else "--ignore-case"]
@@ -227,7 +228,7 @@ class Search:
         buf = bytearray(_CHUNK)
         arr = np.frombuffer(buf, dtype=np.uint8)
         folded = bytearray(_CHUNK) if fold else None
-        farr = np.frombuffer(folded, dtype=np.uint8) if fold else None
+        farr = np.frombuffer(folded, dtype=np.uint8) if folded is not None else None
         view = memoryview(buf)
         pos = start
         while pos < end and not self._cancel.is_set():
@@ -239,7 +240,7 @@ class Search:
                 cut = buf.rfind(b"\n", 0, n) + 1
                 if cut:
                     limit = cut  # keep lines whole; a line longer than a chunk is split
-            if fold:
+            if farr is not None:
                 np.bitwise_or(arr[:limit], 0x20, out=farr[:limit])
             yield pos, limit, buf, folded
             pos += limit
@@ -251,7 +252,7 @@ class Search:
             return
         literal = self.query.pattern.encode()
         fold = not self.query.case_sensitive
-        needle = np.frombuffer(literal, dtype=np.uint8)
+        needle: np.ndarray = np.frombuffer(literal, dtype=np.uint8)
         if fold:
             needle = needle | 0x20
         want = np.frombuffer(literal.lower(), dtype=np.uint8)

@@ -395,7 +395,7 @@ class AirflowClient:
             body["dry_run"] = False  # v1 defaults to a dry run
         r = await self.request("PATCH", path, json=body)
         data = r.json()
-        rows = data.get("task_instances") if isinstance(data, dict) and "task_instances" in data else [data]
+        rows = (data.get("task_instances") or []) if isinstance(data, dict) and "task_instances" in data else [data]
         changed = [row["task_id"] for row in rows if isinstance(row, dict) and "task_id" in row]
         if not changed and data == {}:  # v1 answers `{}` for a mapped index: check it took
             ti = await self.get_task_instance(dag_id, run_id, task_id, map_index)
@@ -434,7 +434,7 @@ class AirflowClient:
         accept = "application/x-ndjson" if major == 3 else "text/plain"
         url = await self._prefix() + self.log_path(ti, try_number)
         timeout = httpx.Timeout(self.settings.timeout, read=None)
-        params = {"map_index": ti.map_index, "full_content": "true"}
+        params: dict[str, str | int] = {"map_index": ti.map_index, "full_content": "true"}
         for attempt in (1, 2):
             request = self._http().build_request("GET", url, params=params, headers={"Accept": accept}, timeout=timeout)
             response = await self._http().send(request, stream=True, auth=await self._auth())

@@ -139,6 +139,8 @@ class AirflowDagsSource(_AirflowSource):
 class AirflowRunsSource(_AirflowSource):
     """The newest runs of one DAG: state, conf, start, duration."""
 
+    dag: str
+
     key = "airflow.runs"
     level = "runs"
     actions = ACTIONS
@@ -183,6 +185,8 @@ class AirflowRunsSource(_AirflowSource):
 class AirflowTasksSource(_AirflowSource):
     """The task instances of one run, one row per try (earlier tries from the tries history,
     fetched once per try and cached: a finished try never changes)."""
+
+    dag: str
 
     key = "airflow.tasks"
     level = "tasks"
@@ -340,7 +344,7 @@ async def clear(hub: "AirflowSession", dag_id: str, run_id: str, ti: AirflowTask
         cleared = await hub.client.clear(dag_id, run_id, ids, include_downstream=True, only_failed=only_failed)
     else:
         tis = await hub.client.list_task_instances(dag_id, run_id)
-        task_ids = sorted({t.task_id for t in tis})
+        task_ids: list[str | tuple[str, int]] = sorted({t.task_id for t in tis})
         cleared = await hub.client.clear(dag_id, run_id, task_ids, include_downstream=True, only_failed=only_failed)
     if not cleared:
         return f"{run_id}: nothing to clear" + (" (no failed task)" if only_failed else "")

@@ -400,7 +400,8 @@ async def stop_local_runs(
             if settled is not None:
                 report.cancelled.append(run.id)
                 continue
-            run = await asyncio.to_thread(ledger.get_run, run.id) or run  # it started meanwhile
+            current = await asyncio.to_thread(ledger.get_run, run.id)
+            run = current or run  # it started meanwhile
             if run.state.final:
                 continue
         pending.append(run.id)
