@@ -136,3 +136,27 @@ def test_urls_must_not_carry_credentials():
     assert "credentials" in problems[(2, "profiles.p.airflow.url")]
     assert "http" in problems[(4, "profiles.p.killswitch.alert_webhook")]
     assert "hunter2" not in "".join(problems.values())
+
+
+def test_config_check_refuses_a_remap_onto_the_kill_switch_key_or_a_clash(tmp_path: Path, capsys):
+    path = tmp_path / "config.toml"
+    path.write_text('[profiles.p]\n[keys]\n"logview.follow" = "ctrl+k"\n"airflow.clear" = "t"\n')
+    assert main(["--config", str(path), "config", "check"]) == 1
+    out = capsys.readouterr().out
+    assert f"{path}:3: keys.logview.follow — " in out and "app.killswitch" in out
+    # a backend's action key is in the registry too: "t" is already the Airflow pane's trigger
+    assert f"{path}:4: keys.airflow.clear — " in out and "airflow.trigger" in out
+    # the same remaps the other way round are fine
+    path.write_text('[profiles.p]\n[keys]\n"app.killswitch" = "ctrl+x"\n"airflow.clear" = "ctrl+r"\n')
+    assert main(["--config", str(path), "config", "check"]) == 0
+
+
+def test_parsing_a_config_imports_only_the_backends_it_names():
+    import subprocess
+    import sys
+
+    code = ("import sys; from opsconsole.backends import registry; from opsconsole.config.settings import parse_config;"
+            "parse_config('[profiles.p]\\nenvironment = \"X\"\\n', 'c.toml');"
+            "print('opsconsole.backends.airflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

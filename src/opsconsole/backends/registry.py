@@ -6,7 +6,7 @@ profile doesn't use. Packages keep their heavy imports (httpx, boto3, kubernetes
 the functions that need them. Third-party backends register through the
 ``opsconsole.backends`` entry-point group (``name = "package.module"``) or :func:`register`.
 
-The config layer cannot import backends (layers: ui > services > backends > config > domain), so
+The config layer cannot import backends (layers: ui > services > backends > logs | config > domain), so
 this module hands it the backends' table schemas through :func:`config_tables` (installed
 with ``config.settings.use_backend_tables`` on import).
 """
@@ -14,7 +14,7 @@ with ``config.settings.use_backend_tables`` on import).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.config import settings as _settings
@@ -30,6 +30,7 @@ _BUILTIN: dict[str, str] = {
     "local": "opsconsole.backends.local",
     "airflow": "opsconsole.backends.airflow",
 }
+_ALWAYS = {"local"}  # built-ins enabled without a table (known without importing them)
 # Tables of backends announced by the product but not built yet: refused, never ignored.
 NOT_YET: dict[str, str] = {
     name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
@@ -84,17 +85,29 @@ def load(name: str) -> "Backend":
 
 
 def enabled(profile: "Profile") -> list["Backend"]:
-    """The backends a profile uses, in registry order: the always-on ones and those whose table
-    the profile has. Only these are imported."""
-    out = []
-    for name in names():
-        if name in profile.tables:
-            out.append(load(name))
-        elif name in _BUILTIN and load(name).always:
-            out.append(load(name))
-        elif name not in _BUILTIN and name in _loaded and _loaded[name].always:
-            out.append(_loaded[name])
-    return out
+    """The backends a profile uses, in registry order: those whose table the profile has, and
+    the always-on ones (the local runner)."""
+    return [load(name) for name in names()
+            if name in profile.tables or name in _ALWAYS or (name not in _BUILTIN and load(name).always)]
+
+
+class _LazySpecs(Mapping[str, "Spec"]):
+    """name → a backend's table schema, importing a backend's package only when its table is
+    looked up (a config that names no Airflow never imports the Airflow package)."""
+
+    def __getitem__(self, name: str) -> "Spec":
+        if name not in _modules:
+            raise KeyError(name)
+        schema = load(name).schema
+        if schema is None:
+            raise KeyError(name)
+        return schema
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(names())
+
+    def __len__(self) -> int:
+        return len(names())
 
 
 class _Tables:
@@ -103,12 +116,7 @@ class _Tables:
     light until a session opens)."""
 
     def profile_tables(self) -> Mapping[str, "Spec"]:
-        out: dict[str, Spec] = {}
-        for name in names():
-            backend = load(name)
-            if backend.schema is not None:
-                out[name] = backend.schema
-        return out
+        return _LazySpecs()
 
     def preset_tables(self) -> Mapping[str, "Table | None"]:
         """Launch targets (a preset's `target`) and the schema of their preset table."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEYS = {"password", "secret", "api_key", "apikey", "token", "secret_key", "private_key",
@@ -94,7 +94,7 @@ class List(Spec):
 
 @dataclass
 class Table(Spec):
-    fields: dict[str, Spec]
+    fields: Mapping[str, Spec]
     required: tuple[str, ...] = ()
     what: str = "table"
 

@@ -5,6 +5,7 @@ never holds them. Every problem is reported as file:line: key — reason."""
 
 from __future__ import annotations
 
+from collections import ChainMap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol
@@ -74,9 +75,9 @@ class _Reserved(Spec):
 
 def _root_schema() -> Table:
     tables = backend_tables()
-    fields: dict[str, Spec] = {**_PROFILE_KEYS, **tables.profile_tables()}
-    for name, reason in tables.reserved().items():
-        fields.setdefault(name, _Reserved(reason))
+    reserved: dict[str, Spec] = {name: _Reserved(reason) for name, reason in tables.reserved().items()}
+    # a lazy view: a backend's schema is looked up (its package imported) only for its table
+    fields = ChainMap(_PROFILE_KEYS, tables.profile_tables(), reserved)  # type: ignore[arg-type]
     profile = Table(fields, what="profile table")
     return Table({"default_profile": Str(), "profiles": MapOf(profile), "keys": MapOf(Str())})
 
