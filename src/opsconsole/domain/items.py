@@ -32,6 +32,15 @@ class Item:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def human_bytes(size: float) -> str:
+    """Sizes as an operator reads them: 512 B, 4.2 KB, 43.0 MB, 1.1 GB."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
 def human_seconds(seconds: float | None) -> str:
     """Compact k9s-style durations: 42s, 3m12s, 5h03m, 2d04h."""
     if seconds is None:

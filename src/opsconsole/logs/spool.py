@@ -44,6 +44,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opsconsole.domain.items import human_bytes
 from .ref import LogStream
 from .source import LocalFileSource, SpoolWriter
 
@@ -90,7 +91,7 @@ class SpoolStatus:
         if self.state is PREPARING:
             return f"⏳ preparing {self.waiting:.0f}s"
         if self.state is STREAMING:
-            return f"streaming {_human(self.size)}"
+            return f"streaming {human_bytes(self.size)}"
         if self.state is FAILED:
             return f"failed: {self.error or 'unknown error'}"
         return self.state.value
@@ -382,11 +383,3 @@ class _Batches:
         """Until no write is in flight (before the writer is closed); errors were reported."""
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-
-
-def _human(size: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"

@@ -7,7 +7,7 @@ This module stays light (the runner is imported when a session first needs it)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.backends.base import Backend, BackendSession, SessionEnv
@@ -37,17 +37,14 @@ STOP = Action("local.stop", "Stop run", "X", policy.CHANGE,
 
 
 @dataclass(frozen=True)
-class LocalSettings:
-    parallelism: int = 2
-    retries: int = 0
-    abort_on_error: bool = False
-    incremental: bool = False
+class LocalSettings(BatchOptions):
+    """A profile's [local] table: the batch defaults, and how long a stop waits before SIGKILL."""
+
     grace: float = 5.0
 
     @property
     def batch(self) -> BatchOptions:
-        return BatchOptions(parallelism=self.parallelism, retries=self.retries,
-                            abort_on_error=self.abort_on_error, incremental=self.incremental)
+        return BatchOptions(**{f.name: getattr(self, f.name) for f in fields(BatchOptions)})
 
 
 class LocalBackend(Backend):

@@ -31,13 +31,14 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from opsconsole.ui.bindings import bindings
+from opsconsole.domain.items import human_bytes
 from opsconsole.logs.follow import LogDocument
 from opsconsole.logs.levels import detect_level
 from opsconsole.logs.query import Query
 from opsconsole.logs.ref import LogRef, RangedLog, StreamLog, as_ref
 from opsconsole.logs.tail import read_line
 from opsconsole.logs.text import DISPLAY_CAP, decode_for_display
+from opsconsole.ui.bindings import bindings
 from opsconsole.ui.widgets.log_actions import LogViewActions
 
 __all__ = ["DISPLAY_CAP", "LogView"]
@@ -541,7 +542,7 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         doc = self._doc
         ref = self._ref
         name = ref.label if not isinstance(ref, RangedLog) else ref.title or ref.path.rstrip("/").rsplit("/", 1)[-1]
-        parts = [name, _human(doc.size)]
+        parts = [name, human_bytes(doc.size)]
         if isinstance(self._ref, StreamLog):
             parts.append(self._ref.job.describe())
         if doc.error:
@@ -554,7 +555,7 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
             parts.append(f"L{self.cursor + 1:,}/{self.line_count:,}")
         stats = getattr(doc.source, "stats", None) if doc.remote else None
         if stats is not None:
-            parts.append(f"{_human(stats.bytes_read)} read")
+            parts.append(f"{human_bytes(stats.bytes_read)} read")
         if not doc.finished:
             parts.append("FOLLOW" if self.tracking else "paused")
         if self.new_lines:
@@ -643,11 +644,3 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         self.scroll_to(x=0, animate=False, immediate=True, force=True)
         self._update_virtual_size()
         self._goto_line(self.cursor)
-
-
-def _human(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
