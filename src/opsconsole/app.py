@@ -310,7 +310,9 @@ class OpsConsole(App):
             self.notify(outcome.detail, title="launched", markup=False)
             await self.switch_mode("status")
             for pane in self.screen.query("SourcePane"):
-                pane.refresh_now(select=str(launched[0].id) if launched and pane.source.key == "local" else None)
+                # the new run is selected in the pane of the backend it went to
+                mine = launched and pane.source.scope == plan.preset.target
+                pane.refresh_now(select=str(launched[0].id) if mine else None)
 
         self.run_worker(_launch(), group="launch")
 
