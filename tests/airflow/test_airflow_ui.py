@@ -124,7 +124,7 @@ async def test_drill_filter_describe_and_big_log_through_the_viewer(make_app, ai
         await pilot.press("l")
         await wait_for(pilot, lambda: app.current_mode == "logs" and app.screen.query("LogView"), timeout=300)
         view = app.screen.query_one("LogView")
-        job = next(iter(pane.source.hub.spool._jobs.values()))
+        job = next(iter(pane.source.session.spool._jobs.values()))
         await wait_for(pilot, lambda: job.state == "done", timeout=300)
         assert job.path.stat().st_size >= 50e6
         await wait_for(pilot, lambda: view.line_count >= 210000, timeout=120)

@@ -34,9 +34,9 @@ class _AirflowSource(PaneSource):
     level = ""
     dag: str | None = None
 
-    def __init__(self, hub: "AirflowSession") -> None:
-        self.hub = hub
-        self.interval = hub.settings.poll_interval
+    def __init__(self, session: "AirflowSession") -> None:
+        self.session = session
+        self.interval = session.settings.poll_interval
 
     def dag_id(self, item: Item | None) -> str | None:
         return self.dag
@@ -48,7 +48,7 @@ class _AirflowSource(PaneSource):
         return dag_id
 
     async def prepare(self, action_id: str, item: Item | None) -> ActionCall:
-        hub = self.hub
+        session = self.session
         if action_id == TRIGGER.id:
             dag_id = self._dag_or_raise(item, "trigger")
             paused = self.dag_paused(dag_id)
@@ -58,10 +58,10 @@ class _AirflowSource(PaneSource):
             async def run(conf: Any) -> str:
                 from opsconsole.backends.airflow.target import AirflowTarget
 
-                return await AirflowTarget(hub).trigger_conf(dag_id, conf or {})
+                return await AirflowTarget(session).trigger_conf(dag_id, conf or {})
 
             return ActionCall(TRIGGER, f"Trigger {dag_id}?", f"A new run of {dag_id}.{note}", [dag_id], run,
-                              confirm_label="Trigger", ask_json=lambda: load_trigger_defaults(hub, dag_id),
+                              confirm_label="Trigger", ask_json=lambda: load_trigger_defaults(session, dag_id),
                               preset={"target": "airflow", "dag_id": dag_id})
         if action_id == PAUSE.id:
             dag_id = self._dag_or_raise(item, "pause")
@@ -70,7 +70,7 @@ class _AirflowSource(PaneSource):
             return ActionCall(PAUSE, f"{verb.title()} {dag_id}?",
                               f"{'No new runs of' if pause else 'The scheduler runs'} {dag_id} "
                               f"{'will start (running ones go on)' if pause else 'again on its schedule'}.",
-                              [dag_id], lambda _: set_paused(hub, dag_id, pause), confirm_label=verb.title(),
+                              [dag_id], lambda _: set_paused(session, dag_id, pause), confirm_label=verb.title(),
                               policy_override=policy.CHANGE if pause else None, label=verb)
         if action_id in (CLEAR.id, CLEAR_FAILED.id, MARK_FAILED.id):
             raise ActionUnavailable(f"{action_id.split('.')[-1].replace('_', ' ')}: select a run (enter on a DAG) "
@@ -78,7 +78,7 @@ class _AirflowSource(PaneSource):
         return await super().prepare(action_id, item)
 
     def dag_paused(self, dag_id: str) -> bool:
-        dag = self.hub.dags.get(dag_id)
+        dag = self.session.dags.get(dag_id)
         return bool(dag and dag.is_paused)
 
 
@@ -100,17 +100,17 @@ class AirflowDagsSource(_AirflowSource):
         Column("tags", "TAGS", 16, optional=True),
     )
 
-    def __init__(self, hub: "AirflowSession") -> None:
-        super().__init__(hub)
+    def __init__(self, session: "AirflowSession") -> None:
+        super().__init__(session)
         self.objects: dict[str, AirflowDag] = {}
 
     async def fetch(self) -> list[Item]:
-        hub = self.hub
-        client = hub.client
+        session = self.session
+        client = session.client
         dags = await client.list_dags()
         last = await client.last_runs([d.dag_id for d in dags])
         self.objects = {d.dag_id: d for d in dags}
-        hub.dags.update(self.objects)
+        session.dags.update(self.objects)
         items = []
         for dag in dags:
             run = last.get(dag.dag_id)
@@ -130,10 +130,10 @@ class AirflowDagsSource(_AirflowSource):
         return item.key if item is not None else None
 
     def drill(self, item: Item) -> "AirflowRunsSource":
-        return AirflowRunsSource(self.hub, item.key)
+        return AirflowRunsSource(self.session, item.key)
 
     async def describe(self, item: Item) -> dict[str, Any]:
-        return (await self.hub.client.get_dag(item.key)).raw
+        return (await self.session.client.get_dag(item.key)).raw
 
 
 class AirflowRunsSource(_AirflowSource):
@@ -154,14 +154,14 @@ class AirflowRunsSource(_AirflowSource):
         Column("conf", "CONF", None),
     )
 
-    def __init__(self, hub: "AirflowSession", dag_id: str) -> None:
-        super().__init__(hub)
+    def __init__(self, session: "AirflowSession", dag_id: str) -> None:
+        super().__init__(session)
         self.dag = dag_id
         self.title = f"{dag_id} runs"
         self.objects: dict[str, AirflowRun] = {}
 
     async def fetch(self) -> list[Item]:
-        runs = await self.hub.client.list_runs(self.dag, limit=RUNS_SHOWN)
+        runs = await self.session.client.list_runs(self.dag, limit=RUNS_SHOWN)
         self.objects = {r.run_id: r for r in runs}
         return [Item(key=r.run_id, state=r.state,
                      cells={"run": r.run_id, "type": r.run_type or "", "started": _fmt(r.start_date),
@@ -171,10 +171,10 @@ class AirflowRunsSource(_AirflowSource):
                 for r in runs]
 
     def drill(self, item: Item) -> "AirflowTasksSource":
-        return AirflowTasksSource(self.hub, self.dag, item.key)
+        return AirflowTasksSource(self.session, self.dag, item.key)
 
     async def describe(self, item: Item) -> dict[str, Any]:
-        return (await self.hub.client.get_run(self.dag, item.key)).raw
+        return (await self.session.client.get_run(self.dag, item.key)).raw
 
     async def prepare(self, action_id: str, item: Item | None) -> ActionCall:
         if action_id in (CLEAR.id, CLEAR_FAILED.id, MARK_FAILED.id) and item is not None:
@@ -202,8 +202,8 @@ class AirflowTasksSource(_AirflowSource):
         Column("operator", "OPERATOR", 18, optional=True),
     )
 
-    def __init__(self, hub: "AirflowSession", dag_id: str, run_id: str) -> None:
-        super().__init__(hub)
+    def __init__(self, session: "AirflowSession", dag_id: str, run_id: str) -> None:
+        super().__init__(session)
         self.dag = dag_id
         self.run_id = run_id
         self.title = run_id
@@ -216,13 +216,13 @@ class AirflowTasksSource(_AirflowSource):
 
         async def one(ti: AirflowTaskInstance) -> None:
             async with sem:
-                tries = await self.hub.client.task_tries(self.dag, self.run_id, ti.task_id, ti.map_index)
+                tries = await self.session.client.task_tries(self.dag, self.run_id, ti.task_id, ti.map_index)
             self._history[(ti.task_id, ti.map_index, ti.try_number)] = [t for t in tries if t.try_number < ti.try_number]
 
         await asyncio.gather(*(one(ti) for ti in wanted))
 
     async def fetch(self) -> list[Item]:
-        tis = await self.hub.client.list_task_instances(self.dag, self.run_id)
+        tis = await self.session.client.list_task_instances(self.dag, self.run_id)
         await self._earlier_tries(tis)
         rows: list[AirflowTaskInstance] = []
         for ti in tis:
@@ -251,7 +251,7 @@ class AirflowTasksSource(_AirflowSource):
         ti = self.task_instance(item)
         if ti.try_number < 1:
             raise LookupError(f"{ti.label} has not started yet: no log")
-        return await self.hub.spool.open(ti, ti.try_number, running=ti.latest and ti.state.active)
+        return await self.session.spool.open(ti, ti.try_number, running=ti.latest and ti.state.active)
 
     async def open_log(self, item: Item) -> "LogRef":
         """The try's log as a stream reference: returns at once (the viewer shows the server
@@ -274,7 +274,7 @@ class AirflowTasksSource(_AirflowSource):
         ti = self.task_instance(item)
         if not ti.latest:
             return ti.raw
-        return (await self.hub.client.get_task_instance(self.dag, self.run_id, ti.task_id, ti.map_index)).raw
+        return (await self.session.client.get_task_instance(self.dag, self.run_id, ti.task_id, ti.map_index)).raw
 
 
 class _RunLevel:
@@ -283,17 +283,17 @@ class _RunLevel:
     @staticmethod
     def run_call(src: "AirflowRunsSource | AirflowTasksSource", action_id: str, item: Item | None,
                  ti: AirflowTaskInstance | None, run_id: str) -> ActionCall:
-        hub, dag_id = src.hub, src.dag or ""
+        session, dag_id = src.session, src.dag or ""
         if action_id == MARK_FAILED.id:
             if ti is None:
                 return ActionCall(MARK_FAILED, f"Mark run {run_id} failed?",
                                   f"{dag_id} {run_id}: the run and its unfinished tasks become failed; running task "
                                   "processes are killed at their worker's next heartbeat (6–15 s).",
-                                  [f"{dag_id}/{run_id}"], lambda _: mark_run_failed(hub, dag_id, run_id),
+                                  [f"{dag_id}/{run_id}"], lambda _: mark_run_failed(session, dag_id, run_id),
                                   confirm_label="Mark failed")
             return ActionCall(MARK_FAILED, f"Mark {ti.label} failed?",
                               f"{ti.dag_id} {ti.run_id} {ti.label}: set the task instance's state to failed.",
-                              [f"{ti.dag_id}/{ti.run_id}/{ti.label}"], lambda _: mark_task_failed(hub, ti),
+                              [f"{ti.dag_id}/{ti.run_id}/{ti.label}"], lambda _: mark_task_failed(session, ti),
                               confirm_label="Mark failed")
         only_failed = action_id == CLEAR_FAILED.id
         action = CLEAR_FAILED if only_failed else CLEAR
@@ -304,7 +304,7 @@ class _RunLevel:
             what = f"{ti.label}{' (if failed)' if only_failed else ''} and its downstream tasks"
             objects = [f"{ti.dag_id}/{ti.run_id}/{ti.label}"]
         return ActionCall(action, f"Clear {what}?", f"{dag_id} {run_id}: clear {what}. They run again (a new try).",
-                          objects, lambda _: clear(hub, dag_id, run_id, ti, only_failed=only_failed),
+                          objects, lambda _: clear(session, dag_id, run_id, ti, only_failed=only_failed),
                           confirm_label="Clear")
 
 
@@ -317,35 +317,35 @@ def trigger_defaults(dag: AirflowDag) -> dict[str, Any]:
     return out
 
 
-async def load_trigger_defaults(hub: "AirflowSession", dag_id: str) -> dict[str, Any]:
-    return trigger_defaults(await hub.client.get_dag(dag_id))
+async def load_trigger_defaults(session: "AirflowSession", dag_id: str) -> dict[str, Any]:
+    return trigger_defaults(await session.client.get_dag(dag_id))
 
 
-async def set_paused(hub: "AirflowSession", dag_id: str, paused: bool) -> str:
-    dag = await hub.client.set_paused(dag_id, paused)
+async def set_paused(session: "AirflowSession", dag_id: str, paused: bool) -> str:
+    dag = await session.client.set_paused(dag_id, paused)
     return f"{dag_id}: {'paused' if dag.is_paused else 'unpaused'}"
 
 
-async def mark_run_failed(hub: "AirflowSession", dag_id: str, run_id: str) -> str:
-    run = await hub.client.mark_run(dag_id, run_id, "failed")
+async def mark_run_failed(session: "AirflowSession", dag_id: str, run_id: str) -> str:
+    run = await session.client.mark_run(dag_id, run_id, "failed")
     return f"{dag_id} {run_id}: {run.state.value} (running tasks stop at their worker's next heartbeat)"
 
 
-async def mark_task_failed(hub: "AirflowSession", ti: AirflowTaskInstance) -> str:
-    changed = await hub.client.set_task_state(ti.dag_id, ti.run_id, ti.task_id, "failed", ti.map_index)
+async def mark_task_failed(session: "AirflowSession", ti: AirflowTaskInstance) -> str:
+    changed = await session.client.set_task_state(ti.dag_id, ti.run_id, ti.task_id, "failed", ti.map_index)
     return f"{ti.label}: failed ({len(changed)} task instance(s) changed)"
 
 
-async def clear(hub: "AirflowSession", dag_id: str, run_id: str, ti: AirflowTaskInstance | None, *,
+async def clear(session: "AirflowSession", dag_id: str, run_id: str, ti: AirflowTaskInstance | None, *,
                 only_failed: bool) -> str:
     """Clear one task (with downstream) or, with no task, every task of the run."""
     if ti is not None:
         ids: list[str | tuple[str, int]] = [(ti.task_id, ti.map_index) if ti.map_index >= 0 else ti.task_id]
-        cleared = await hub.client.clear(dag_id, run_id, ids, include_downstream=True, only_failed=only_failed)
+        cleared = await session.client.clear(dag_id, run_id, ids, include_downstream=True, only_failed=only_failed)
     else:
-        tis = await hub.client.list_task_instances(dag_id, run_id)
+        tis = await session.client.list_task_instances(dag_id, run_id)
         task_ids: list[str | tuple[str, int]] = sorted({t.task_id for t in tis})
-        cleared = await hub.client.clear(dag_id, run_id, task_ids, include_downstream=True, only_failed=only_failed)
+        cleared = await session.client.clear(dag_id, run_id, task_ids, include_downstream=True, only_failed=only_failed)
     if not cleared:
         return f"{run_id}: nothing to clear" + (" (no failed task)" if only_failed else "")
     shown = ", ".join(cleared[:8]) + (f" … (+{len(cleared) - 8})" if len(cleared) > 8 else "")
