@@ -1,18 +1,19 @@
-"""The app: screens, themes, keymap, and the paths every screen shares (open a log, launch,
-the kill-switch). Screens own their widgets and workers; this stays small."""
+"""The app: screens, themes, keymap, and the paths every screen shares (open a log, the
+kill-switch; the action path is ui/action_path.py). Screens own their widgets and workers."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable
+from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from opsconsole.domain import policy
 from opsconsole.services.context import Context
+from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
@@ -35,7 +36,7 @@ def _screen_factory(ref: str):
     return make
 
 
-class OpsConsole(App):
+class OpsConsole(ActionPath, App):
     TITLE = "opsconsole"
     CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")
@@ -171,151 +172,6 @@ class OpsConsole(App):
                                     lambda a=action.id, p=pane: p.action_pane_action(a))
         yield SystemCommand("Keys: help", "Every key binding", self.action_help)
 
-    # --- one path for actions that change the world ----------------------------------------------
-    @property
-    def who(self) -> str:
-        return f"{getpass.getuser()}@opsconsole"
-
-    @property
-    def actions(self):
-        from opsconsole.services.actions import ActionRunner
-
-        return ActionRunner(self.context, self.who)
-
-    def refusal(self, action: str) -> str | None:
-        """A quick answer for keys that open a screen first (the latch as last read, every 2 s);
-        the action runner checks again, from the ledger, when the action runs."""
-        latch = self.latch if policy.policy_of(action) == policy.LAUNCH else None
-        p = self.context.profile
-        return policy.refusal(action, profile=p.name, readonly=p.readonly, halt=latch)
-
-    def guarded(self, action: str) -> bool:
-        reason = self.refusal(action)
-        if reason:
-            self._refused(reason)
-            return False
-        return True
-
-    def _refused(self, reason: str) -> None:
-        self.notify(reason, title="refused", severity="error", timeout=8, markup=False)
-        self.bell()
-
-    async def _confirm_call(self, call) -> bool:
-        profile = self.context.profile
-        body = call.body
-        if policy.needs_confirmation(call.policy, production=profile.production):
-            body = f"{body}\n\non profile {profile.name} [{profile.environment}]"
-        return bool(await self.push_screen_wait(ConfirmScreen(call.title, body, call.confirm_label)))
-
-    async def run_action_call(self, call) -> None:
-        """The one path for an action from a pane or the palette: refused (read-only, HALTED,
-        fail-closed) → its input (a preset's typed Launch form, or a JSON object) → confirmed
-        (Cancel is the default) → run → audited; the outcome is shown, never a crash."""
-        runner = self.actions
-        reason = await runner.refusal(call)
-        value = None
-        if reason is None and call.ask_json is not None:
-            if call.preset is not None and await self._open_matching_preset(call):
-                return
-            try:
-                default = await call.ask_json()
-            except Exception as exc:  # noqa: BLE001 - an empty object still lets the operator go on
-                self.notify(f"{call.title.rstrip('?')}: defaults unavailable ({exc})", severity="warning",
-                            markup=False)
-                default = {}
-            from opsconsole.ui.screens.json_input import JsonInputScreen
-
-            value = await self.push_screen_wait(JsonInputScreen(call.title.rstrip("?"), default))
-            if value is None:
-                self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
-                return
-            if call.confirm:
-                import json
-
-                call.body = f"{call.body}\n{json.dumps(value, indent=2)}"
-        outcome = await runner.run(call, confirm=self._confirm_call, value=value)
-        if outcome.outcome == "refused":
-            self._refused(outcome.detail)
-        elif outcome.outcome == "cancelled":
-            self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
-        elif outcome.outcome == "failed":
-            self.notify(outcome.detail, title=f"{call.name} failed", severity="error", timeout=10, markup=False)
-        else:
-            self.notify(outcome.detail, title=call.name, markup=False)
-        for pane in self.screen.query("SourcePane"):
-            pane.refresh_now()
-
-    async def _open_matching_preset(self, call) -> bool:
-        """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed
-        Launch form instead of a raw JSON editor."""
-        from opsconsole.services.catalog import load_catalog
-
-        want = dict(call.preset or {})
-        target = want.pop("target", None)
-        catalog = await asyncio.to_thread(load_catalog, self.context.preset_dirs())
-        preset = next((p for p in catalog.presets if p.target == target
-                       and all(p.table(target).get(k) == v for k, v in want.items())), None)
-        if preset is None:
-            return False
-        self.notify(f"{call.title.rstrip('?')}: launching through preset {preset.name}", markup=False)
-        self.open_in_launch(preset.name, {})
-        return True
-
-    def perform(self, action: str, title: str, body: str, run: Callable[[], Awaitable[str | None]],
-                confirm_label: str = "Confirm", confirm: bool = True, policy_class: str | None = None,
-                objects: list[str] | None = None) -> None:
-        """An app-level action through the same path (`action` names it; its policy class is
-        looked up, an unknown one is refused in read-only)."""
-        from opsconsole.domain.actions import Action, ActionCall
-
-        decl = Action(f"app.{action}", action.replace("_", " ").title(), "", policy_class or policy.policy_of(action))
-        call = ActionCall(decl, title, body, objects or [], lambda _: run(), confirm_label=confirm_label,
-                          confirm=confirm, label=action.replace("_", " "))
-        self.run_worker(self.run_action_call(call), group=f"action-{action}")
-
-    def launch_plan(self, plan) -> None:
-        """Launch a plan (one run or a sweep) through the action path: refused while read-only
-        or HALTED, confirmed on a production profile, audited."""
-        from opsconsole.domain.actions import ActionCall
-        from opsconsole.services.actions import LAUNCH
-
-        profile = self.context.profile
-        count = len(plan.specs)
-        label = f"{plan.preset.name}: {count} run{'s' if count != 1 else ''} → {plan.target_label}"
-        launched: list = []
-
-        async def run(_) -> str:
-            from opsconsole.services.launcher import launch
-
-            launched.extend(await launch(self.context, plan))
-            return f"{label}: run {', '.join(str(r.id) for r in launched)}"
-
-        call = ActionCall(LAUNCH, f"Launch on {profile.environment}?",
-                          f"{label}\non profile {profile.name} [{profile.environment}].", [label], run,
-                          confirm_label=f"Launch on {profile.environment}",
-                          confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
-                          label="launch")
-
-        async def _launch() -> None:
-            outcome = await self.actions.run(call, confirm=self._confirm_call)
-            if outcome.outcome == "refused":
-                self._refused(outcome.detail)
-                return
-            if outcome.outcome == "cancelled":
-                self.notify("launch cancelled")
-                return
-            if outcome.outcome == "failed":
-                self.notify(outcome.detail, title="launch refused", severity="error", timeout=8, markup=False)
-                return
-            self.notify(outcome.detail, title="launched", markup=False)
-            await self.switch_mode("status")
-            for pane in self.screen.query("SourcePane"):
-                # the new run is selected in the pane of the backend it went to
-                mine = launched and pane.source.scope == plan.preset.target
-                pane.refresh_now(select=str(launched[0].id) if mine else None)
-
-        self.run_worker(_launch(), group="launch")
-
     def open_in_launch(self, preset: str | None, parameters: dict) -> None:
         """Open the Launch form on `preset` with a run's parameters."""
         if not preset:
@@ -327,32 +183,6 @@ class OpsConsole(App):
             self.screen.load_values(preset, parameters)
 
         self.run_worker(_clone(), group="clone")
-
-    def release_latch(self) -> None:
-        if not self.guarded(policy.RELEASE):
-            return
-
-        async def _release() -> None:
-            from opsconsole.domain.actions import ActionCall
-            from opsconsole.services.actions import RELEASE
-
-            latch = await asyncio.to_thread(self.context.ledger.halt_latch)
-            if latch is None:
-                self.notify("not halted: nothing to release")
-                return
-            ks = self.context.killswitch()
-
-            async def run(_) -> str:
-                await asyncio.to_thread(ks.release, self.who)
-                return "HALTED latch released: launches allowed again"
-
-            await self.run_action_call(ActionCall(
-                RELEASE, "Release the HALTED latch?",
-                f"Set {latch.set_at:%Y-%m-%d %H:%M:%S} UTC by {latch.by}: {latch.reason}.\n"
-                "Launches will be allowed again.", ["halt latch"], run, confirm_label="Release", label="release"))
-            self.refresh_halt()
-
-        self.run_worker(_release(), group="release")
 
     # --- the kill-switch ---------------------------------------------------------------------------
     def action_arm_killswitch(self) -> None:
