@@ -4,13 +4,13 @@ Only visible lines are rendered, from an LRU of strips keyed by line number; the
 (opsconsole.logs) does all file work in its own threads and pokes us through one coalesced
 message. The last row of the widget is its status line, so it works in a 5-row box too.
 This module renders and scrolls; prompts, search, save, copy and the whole-line view are
-`LogViewActions` (log_actions.py).
+`LogViewActions` (log_actions.py), the status line is log_status.py.
 
 It opens a log reference (`opsconsole.logs.ref`): a local file, a stream's spool (the status
 line then says how far the stream got, and the engine stops polling once it ended), or a
 remote ranged object. A remote source is never read while painting: `render_line` uses
 bytes already in the source's block cache and a thread worker fetches the rest of the
-window ("…" until it arrives).
+window ("…" until it arrives; `RemoteWindow`, log_window.py).
 """
 
 from __future__ import annotations
@@ -31,20 +31,19 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from opsconsole.domain.items import human_bytes
 from opsconsole.logs.follow import LogDocument
 from opsconsole.logs.levels import detect_level
 from opsconsole.logs.query import Query
-from opsconsole.logs.ref import LogRef, RangedLog, StreamLog, as_ref
+from opsconsole.logs.ref import LogRef, StreamLog, as_ref
 from opsconsole.logs.tail import read_line
 from opsconsole.logs.text import DISPLAY_CAP, decode_for_display
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.widgets.log_actions import LogViewActions
+from opsconsole.ui.widgets.log_status import JobWatch, status_strip
+from opsconsole.ui.widgets.log_window import RemoteWindow
 
 __all__ = ["DISPLAY_CAP", "LogView"]
 _STRIP_CACHE = 2000
-_JOB_TICK = 0.5  # seconds between looks at a stream's job while it runs
-_PLACEHOLDER = "…"
 _LEVEL_CLASSES = {
     "ERROR": "logview--error",
     "WARN": "logview--warn",
@@ -110,10 +109,7 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         self._match_re: re.Pattern[str] | None = None
         self._doc = LogDocument(self._ref, on_change=self._engine_changed, paint_first=True)
         self._painted = False
-        self._job_seen = None  # the stream job's last status shown
-        self._spans: dict[int, tuple[int, int]] = {}  # remote + index: line -> span, filled by a worker
-        self._fetched: OrderedDict[tuple[int, int], bytes] = OrderedDict()  # remote: span -> bytes
-        self._filling = False
+        self._window = RemoteWindow(self, _STRIP_CACHE)  # remote: the lines around the view
 
     # -- public -----------------------------------------------------------------------
 
@@ -174,7 +170,7 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
     def on_mount(self) -> None:
         self._doc.start()
         if isinstance(self._ref, StreamLog) and not self._ref.job.complete:
-            self._job_timer = self.set_interval(_JOB_TICK, self._watch_job)
+            self._job_watch = JobWatch(self, self._ref.job)
         # A local tail is ready in ~1 ms: wait that long so the first frame is the log, not an
         # empty box (saves a whole frame on the way to the first screen). A slow (remote)
         # source just misses the window and arrives through the usual message.
@@ -184,16 +180,6 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
 
     def on_unmount(self) -> None:
         self._doc.close()
-
-    def _watch_job(self) -> None:
-        """Redraw the status line when the stream's job changed; stop looking once it ended."""
-        assert isinstance(self._ref, StreamLog)
-        status = self._ref.job.status()
-        seen, self._job_seen = self._job_seen, status
-        if seen is None or status.version != seen.version or status.state == "preparing":
-            self.refresh()
-        if status.complete:
-            self._job_timer.stop()
 
     def _engine_changed(self) -> None:
         self.post_message(self.Changed())
@@ -226,11 +212,11 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         fresh = False  # first lines, or a new file after rotation: start at the end
         if switched:
             old, self._lines = self._lines, lines
-            self._spans.clear()
-            if doc.generation != self._generation:  # another file (rotation) or truncated
+            rotated = doc.generation != self._generation  # another file (rotation) or truncated
+            self._window.switched(rotated)
+            if rotated:
                 self.marks.clear()
                 self._strips.clear()
-                self._fetched.clear()
                 old = None
             self._generation = doc.generation
             if old is not None and self.marks:  # marks made on the tail window keep their bytes
@@ -371,11 +357,9 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
             if self._lines is not None and not self._painted:
                 self._painted = True  # the tail is on screen: let the index start
                 self._doc.tail_shown()
-            if self._remote and int(self.scroll_offset.y) == 0:
-                tail = self._doc.tail
-                if not self._doc.indexed and tail is not None and not tail.at_start:
-                    self._doc.request_earlier()  # scrolled to the top of a remote tail: load more
-            return self._status_strip(width) if y == self._content_height else Strip.blank(width)
+            if self._remote:
+                self._window.load_earlier_at_top()
+            return status_strip(self, width) if y == self._content_height else Strip.blank(width)
         if self.wrap:
             return self._render_wrapped(y, width)
         row = int(self.scroll_offset.y) + y
@@ -405,13 +389,10 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         """The styled line; None for a remote line whose bytes are not fetched yet."""
         try:
             if self._remote:
-                start, end = span
-                data = self._fetched.get(span)
-                if data is None:
-                    data = self._doc.source.read_cached(start, min(end - start, DISPLAY_CAP))
-                if data is None:
+                window = self._window.read(span)
+                if window is None:
                     return None
-                cut = max(0, end - start - len(data))
+                data, cut = window
             else:
                 data, cut = read_line(self._doc.source, span, DISPLAY_CAP)
         except (OSError, ValueError, AttributeError):
@@ -441,9 +422,9 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
         lines = self._lines or self._doc.lines
         try:
             if self._remote and lines is self._doc.index:
-                span = self._spans.get(line)  # the index may read a block to find it
+                span = self._window.span(line)  # the index may read a block to find it
                 if span is None:
-                    return self._placeholder()
+                    return self._window.placeholder()
             else:
                 span = lines.line_span(line)
         except (IndexError, ValueError, AttributeError):
@@ -455,63 +436,13 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
             return hit
         text = self._line_text(span)
         if text is None:
-            return self._placeholder()
+            return self._window.placeholder()
         strip = Strip(list(text.render(self.app.console)))
         hit = (strip, strip.cell_length)
         self._strips[key] = hit
         if len(self._strips) > _STRIP_CACHE:
             self._strips.popitem(last=False)
         return hit
-
-    def _placeholder(self) -> tuple[Strip, int]:
-        """A line still on its way from a remote source: ask for the window, draw "…"."""
-        if not self._filling:  # one fetch at a time; the next paint asks for what is still missing
-            self._filling = True
-            self.call_later(self._start_fill)
-        style = self.get_component_rich_style("logview--gutter")
-        return Strip([Segment(_PLACEHOLDER, style)], 1), 1
-
-    def _start_fill(self) -> None:
-        """Fetch the lines around the view (one screen above and below) in a thread."""
-        lines = self._lines
-        if lines is None or not self.row_count:
-            self._filling = False
-            return
-        h = self._content_height
-        top = int(self.scroll_offset.y)
-        rows = range(max(0, top - h), min(self.row_count, top + 2 * h))
-        wanted = [self._row_line(r) for r in rows]
-        self.run_worker(lambda: self._fill(lines, self._generation, wanted), thread=True,
-                        group="logview-fill", exit_on_error=False)
-
-    def _fill(self, lines, generation: int, wanted: list[int]) -> None:
-        """(Worker thread.) Read the spans and bytes of `wanted` lines into the caches."""
-        source = self._doc.source
-        spans: dict[int, tuple[int, int]] = {}
-        fetched: dict[tuple[int, int], bytes] = {}
-        try:
-            for line in wanted:
-                try:
-                    span = lines.line_span(line)
-                    start, end = span
-                    fetched[span] = source.read(start, min(end - start, DISPLAY_CAP))
-                except (IndexError, ValueError, OSError):
-                    span = (0, 0)  # gone (truncated meanwhile): an empty line, not a refetch loop
-                spans[line] = span
-        finally:
-            self.app.call_from_thread(self._filled, lines, generation, spans, fetched)
-
-    def _filled(self, lines, generation: int, spans: dict[int, tuple[int, int]],
-                fetched: dict[tuple[int, int], bytes]) -> None:
-        self._filling = False
-        if lines is self._lines and generation == self._generation:
-            if len(self._spans) > 4 * _STRIP_CACHE:
-                self._spans.clear()
-            self._spans.update(spans)
-            self._fetched.update(fetched)
-            while len(self._fetched) > _STRIP_CACHE:
-                self._fetched.popitem(last=False)
-        self.refresh()
 
     def _wrapped_height(self, line: int, width: int) -> int:
         _, length = self._line_strip(line)
@@ -537,55 +468,6 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
             used += height
             row += 1
         return Strip.blank(width, self.rich_style)
-
-    def _status_text(self) -> str:
-        doc = self._doc
-        ref = self._ref
-        name = ref.label if not isinstance(ref, RangedLog) else ref.title or ref.path.rstrip("/").rsplit("/", 1)[-1]
-        parts = [name, human_bytes(doc.size)]
-        if isinstance(self._ref, StreamLog):
-            parts.append(self._ref.job.describe())
-        if doc.error:
-            parts.append(f"error: {doc.error}")
-        elif doc.remote and not doc.index_wanted:
-            parts.append(f"tail L{self.cursor + 1:,}/{self.line_count:,}")
-        elif not doc.indexed:
-            parts.append(f"indexing {doc.progress:.0%}")
-        else:
-            parts.append(f"L{self.cursor + 1:,}/{self.line_count:,}")
-        stats = getattr(doc.source, "stats", None) if doc.remote else None
-        if stats is not None:
-            parts.append(f"{human_bytes(stats.bytes_read)} read")
-        if not doc.finished:
-            parts.append("FOLLOW" if self.tracking else "paused")
-        if self.new_lines:
-            parts.append(f"+{self.new_lines:,} new lines")
-        search = doc.search
-        if self.query is not None:
-            flags = ("re" if self.query.regex else "lit") + (",Aa" if self.query.case_sensitive else "")
-            if search is None:
-                state = "waiting for index"
-            elif search.error:
-                state = f"error: {search.error}"
-            else:
-                state = f"{search.count:,} matches" + ("" if search.done else " (scanning…)")
-            parts.append(f"/{self.query.pattern}/ [{flags}] {state}")
-        if self.filtering:
-            parts.append("FILTER")
-        if self.wrap:
-            parts.append("WRAP")
-        if self.marks:
-            parts.append(f"{len(self.marks)} marked")
-        if doc.event:
-            parts.append(doc.event)
-        if self.message:
-            parts.append(self.message)
-        return " │ ".join(parts)
-
-    def _status_strip(self, width: int) -> Strip:
-        style = self.get_component_rich_style("logview--status")
-        text = self._status_text()[:width].ljust(width)
-        return Strip([Segment(text, style)], width)
 
     # -- actions ----------------------------------------------------------------------
 
