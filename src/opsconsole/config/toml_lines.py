@@ -40,6 +40,7 @@ class LineMap:
                     idx = counters.get(tuple(parts), -1) + 1
                     counters[tuple(parts)] = idx
                     table = [*self._resolve(parts, counters), idx]
+                    self._lines.setdefault(tuple(table[:-1]), number)  # the array itself: its first element
                 else:
                     table = list(self._resolve(parts, counters))
                 self._lines.setdefault(tuple(table), number)
