@@ -124,15 +124,10 @@ class OpsConsole(ActionPath, App):
 
     @staticmethod
     def _focused_pane(screen: Screen):
+        """The pane whose actions the palette offers: the focused one, else the first."""
         from opsconsole.ui.widgets.source_pane import SourcePane
 
-        node = screen.focused
-        while node is not None and not isinstance(node, SourcePane):
-            node = node.parent
-        if node is None:
-            panes = list(screen.query(SourcePane))
-            node = panes[0] if panes else None
-        return node
+        return SourcePane.containing(screen.focused) or next(iter(screen.query(SourcePane)), None)
 
     async def on_unmount(self) -> None:
         await self.context.aclose()  # the backends' clients and log jobs

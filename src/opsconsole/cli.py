@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter (repeatable); a list is space separated")
     launch.add_argument("--dry-run", action="store_true", help="print what would be sent; launch nothing")
-    launch.add_argument("--no-wait", action="store_true", help="local runs: return once started")
+    launch.add_argument("--no-wait", action="store_true", help="return once the runs have started (runs that live elsewhere: at once)")
     launch.add_argument("--yes", action="store_true", help="production profiles: do not ask for confirmation")
 
     tail = sub.add_parser("tail", help="open the log viewer on files")
@@ -45,7 +45,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args) -> "object":
-    from opsconsole.backends import registry  # noqa: F401 - hands the backends' table schemas to config
     from opsconsole.config.settings import load_config
     from opsconsole.ui.keymap import remap_problems
     from opsconsole.ui.keymap_actions import register_backends
@@ -109,6 +108,13 @@ def _config_check(args) -> int:
     where = path if path.exists() else "no config file: the built-in local profile"
     print(f"ok: {where}; profiles: {', '.join(sorted(config.profiles))}; default: {config.default_profile}")
     return 0
+
+
+def _runner(context):
+    """The one action path, as this user at the command line."""
+    from opsconsole.services.actions import ActionRunner
+
+    return ActionRunner(context, f"{getpass.getuser()}@opsconsole-cli")
 
 
 def _confirm(prompt: str, expected: str) -> bool:
@@ -178,7 +184,7 @@ def _release(context, args) -> int:
         print("not halted: nothing to release")
         return 0
     from opsconsole.domain.actions import ActionCall
-    from opsconsole.services.actions import RELEASE, ActionRunner
+    from opsconsole.services.actions import RELEASE
 
     async def run(_) -> str:
         context.killswitch().release(f"{getpass.getuser()}@opsconsole-cli")
@@ -189,7 +195,7 @@ def _release(context, args) -> int:
 
     call = ActionCall(RELEASE, "release the HALTED latch", f"set by {latch.by}: {latch.reason}", ["halt latch"], run,
                       label="release")
-    outcome = asyncio.run(ActionRunner(context, f"{getpass.getuser()}@opsconsole-cli").run(call, confirm=confirm))
+    outcome = asyncio.run(_runner(context).run(call, confirm=confirm))
     if outcome.outcome == "cancelled":
         print("cancelled", file=sys.stderr)
         return 1
@@ -251,7 +257,7 @@ async def _launch(context, args) -> int:
                 print(part.text)
         return 0
     from opsconsole.domain.actions import ActionCall
-    from opsconsole.services.actions import LAUNCH, ActionRunner
+    from opsconsole.services.actions import LAUNCH
 
     profile = context.profile
     records: list = []
@@ -268,7 +274,7 @@ async def _launch(context, args) -> int:
                       [f"{preset.name} → {plan.target_label}"], run,
                       confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
                       label="launch")
-    outcome = await ActionRunner(context, f"{getpass.getuser()}@opsconsole-cli").run(call, confirm=confirm)
+    outcome = await _runner(context).run(call, confirm=confirm)
     if outcome.outcome == "refused":
         print(f"refused: {outcome.detail}", file=sys.stderr)
         return 2
@@ -288,7 +294,7 @@ async def _launch(context, args) -> int:
         return 0
     final = [context.ledger.get_run(r.id) for r in records]
     if any(r is not None and r.state.active for r in final):
-        return 0  # the runs live elsewhere (Airflow...): the ledger follows them
+        return 0  # the runs live elsewhere: the ledger follows them
     for run_ in final:
         if run_ is None:
             continue

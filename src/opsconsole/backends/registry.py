@@ -125,6 +125,10 @@ class _Tables:
     def reserved(self) -> Mapping[str, str]:
         return {k: v for k, v in NOT_YET.items() if k not in _modules}
 
+    def default_target(self) -> str:
+        """A preset without `target` launches on the always-on backend that launches."""
+        return next(n for n in names() if n in _ALWAYS and _launches(load(n)))
+
     def preset_problems(self, target: str, table: Mapping[str, Any]) -> list[tuple[tuple[object, ...], str]]:
         return load(target).preset_problems(table) if target in _modules else []
 

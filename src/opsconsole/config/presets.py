@@ -4,9 +4,9 @@ Read with tomllib (values) and written with tomlkit, so a "save" from the UI kee
 comments, order and quoting. Every problem names file, line, key and reason.
 
     kind = "broker-only"
-    target = "airflow"
-    [airflow]
-    dag_id = "test.one_shot_twap_experiment_juraj"
+    target = "<backend>"        # where the runs go: a backend that launches (default: the built-in one)
+    [<backend>]                 # that backend's own table, checked by its schema
+    ...
     [values]
     num_bars = 3
     [sweep]
@@ -36,7 +36,7 @@ _PRESET_KEYS: dict[str, Spec] = {
 
 def _schema() -> Table:
     """The preset schema: the generic keys plus each launch target's own table (declared by
-    its backend: `[airflow] dag_id`, `[local] parallelism`...)."""
+    its backend, named after it)."""
     targets = backend_tables().preset_tables()
     fields = dict(_PRESET_KEYS)
     fields["target"] = Str(choices=tuple(targets))
@@ -53,11 +53,11 @@ class Preset:
     name: str
     path: Path
     kind: str
-    target: str = "local"
+    target: str
     description: str = ""
     values: dict[str, Any] = field(default_factory=dict)
     sweep: dict[str, list[Any]] = field(default_factory=dict)
-    # the launch targets' own tables: {"airflow": {"dag_id": ...}, "local": {"parallelism": 1}}
+    # the launch targets' own tables, by backend name: {"<backend>": {...}}
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def table(self, name: str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     kind = kinds.get(kind_name)
     if kind is None:
         bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})")
-    target = raw.get("target", "local")
+    target = raw.get("target", backend_tables().default_target())
     for where, message in backend_tables().preset_problems(target, raw.get(target, {})):
         bad(where, message)
     values = raw.get("values", {})

@@ -47,6 +47,8 @@ class BackendTables(Protocol):
 
     def reserved(self) -> Mapping[str, str]: ...
 
+    def default_target(self) -> str: ...
+
     def preset_problems(self, target: str, table: Mapping[str, Any]) -> list[tuple[tuple[object, ...], str]]: ...
 
 
@@ -106,7 +108,7 @@ class Profile:
     production: bool = False
     theme: str = "opsconsole"
     killswitch: KillSwitchSettings = field(default_factory=KillSwitchSettings)
-    # the backends' tables, as checked by their schemas: {"airflow": {...}, "hosts": [{...}]}
+    # the backends' tables, as checked by their schemas: {"<backend>": {...} or [{...}, ...]}
     tables: Mapping[str, Any] = field(default_factory=dict)
 
     def table(self, name: str) -> Any:

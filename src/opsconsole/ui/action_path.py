@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from opsconsole.domain import policy
 from opsconsole.ui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
+    from opsconsole.domain.actions import ActionOutcome
     from opsconsole.services.context import Context
 
 
@@ -56,16 +57,19 @@ class ActionPath:
             body = f"{body}\n\non profile {profile.name} [{profile.environment}]"
         return bool(await self.push_screen_wait(ConfirmScreen(call.title, body, call.confirm_label)))
 
-    async def run_action_call(self, call) -> None:
-        """The one path for an action from a pane or the palette: refused (read-only, HALTED,
-        fail-closed) → its input (a preset's typed Launch form, or a JSON object) → confirmed
-        (Cancel is the default) → run → audited; the outcome is shown, never a crash."""
+    async def run_action_call(self, call) -> "ActionOutcome | None":
+        """The one path for an action from a pane, the palette or a screen: refused (read-only,
+        HALTED, fail-closed) → its input (a preset's typed Launch form, or a JSON object) →
+        confirmed (Cancel is the default) → run → audited; the outcome is shown, never a crash.
+        None when the operator left the input (or went to the Launch form instead)."""
         runner = self.actions
+        # asked before the input is: a refused action asks for nothing (the runner asks again
+        # when it runs, as the latch may have been set meanwhile)
         reason = await runner.refusal(call)
         value = None
         if reason is None and call.ask_json is not None:
             if call.preset is not None and await self._open_matching_preset(call):
-                return
+                return None
             try:
                 default = await call.ask_json()
             except Exception as exc:  # noqa: BLE001 - an empty object still lets the operator go on
@@ -77,7 +81,7 @@ class ActionPath:
             value = await self.push_screen_wait(JsonInputScreen(call.title.rstrip("?"), default))
             if value is None:
                 self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
-                return
+                return None
             if call.confirm:
                 import json
 
@@ -93,6 +97,7 @@ class ActionPath:
             self.notify(outcome.detail, title=call.name, markup=False)
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
+        return outcome
 
     async def _open_matching_preset(self, call) -> bool:
         """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed
@@ -109,18 +114,6 @@ class ActionPath:
         self.notify(f"{call.title.rstrip('?')}: launching through preset {preset.name}", markup=False)
         self.open_in_launch(preset.name, {})
         return True
-
-    def perform(self, action: str, title: str, body: str, run: Callable[[], Awaitable[str | None]],
-                confirm_label: str = "Confirm", confirm: bool = True, policy_class: str | None = None,
-                objects: list[str] | None = None) -> None:
-        """An app-level action through the same path (`action` names it; its policy class is
-        looked up, an unknown one is refused in read-only)."""
-        from opsconsole.domain.actions import Action, ActionCall
-
-        decl = Action(f"app.{action}", action.replace("_", " ").title(), "", policy_class or policy.policy_of(action))
-        call = ActionCall(decl, title, body, objects or [], lambda _: run(), confirm_label=confirm_label,
-                          confirm=confirm, label=action.replace("_", " "))
-        self.run_worker(self.run_action_call(call), group=f"action-{action}")
 
     def launch_plan(self, plan) -> None:
         """Launch a plan (one run or a sweep) through the action path: refused while read-only
@@ -140,23 +133,15 @@ class ActionPath:
             return f"{label}: run {', '.join(str(r.id) for r in launched)}"
 
         call = ActionCall(LAUNCH, f"Launch on {profile.environment}?",
-                          f"{label}\non profile {profile.name} [{profile.environment}].", [label], run,
+                          label, [label], run,  # _confirm_call names the profile and environment
                           confirm_label=f"Launch on {profile.environment}",
                           confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
                           label="launch")
 
         async def _launch() -> None:
-            outcome = await self.actions.run(call, confirm=self._confirm_call)
-            if outcome.outcome == "refused":
-                self._refused(outcome.detail)
+            outcome = await self.run_action_call(call)
+            if outcome is None or not outcome.ok:
                 return
-            if outcome.outcome == "cancelled":
-                self.notify("launch cancelled")
-                return
-            if outcome.outcome == "failed":
-                self.notify(outcome.detail, title="launch refused", severity="error", timeout=8, markup=False)
-                return
-            self.notify(outcome.detail, title="launched", markup=False)
             await self.switch_mode("status")
             for pane in self.screen.query("SourcePane"):
                 # the new run is selected in the pane of the backend it went to

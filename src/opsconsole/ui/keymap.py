@@ -85,7 +85,7 @@ KEYS: tuple[Key, ...] = (
     # kill-switch modal
     Key("kill.fire", "enter", "fire", "FIRE", "killswitch", priority=True),
     Key("kill.cancel", "escape", "cancel", "Cancel", "killswitch", priority=True),
-    # a JSON object typed by the operator (an action's input, e.g. an Airflow run's conf)
+    # a JSON object typed by the operator (an action's input, e.g. a run's conf)
     Key("json_input.cancel", "escape", "cancel", "Cancel", "json_input"),
     Key("json_input.submit", "ctrl+s", "submit", "Next", "json_input", priority=True),
     # kill-switch results

@@ -1,5 +1,5 @@
 """Balances: pre/post-run balances per run, read out of the run logs (seed 000's dicts).
-Exchange snapshots through ccxt join this screen with the exchanges backend."""
+Snapshots taken by a backend join this screen when one offers them."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ class BalancesScreen(OpsScreen):
         super().__init__(id="balances")
 
     def compose(self) -> ComposeResult:
-        # exchange accounts arrive with the exchanges backend; until then, the runs' logs
         note = "No exchange accounts in this profile; balances below are read from the runs' logs."
         yield Static(note, id="note")
         table: DataTable = DataTable(cursor_type="row")

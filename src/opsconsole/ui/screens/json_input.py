@@ -1,4 +1,4 @@
-"""A JSON object typed by the operator (an Airflow run's conf, when no preset knows the DAG):
+"""A JSON object typed by the operator (an action's input, e.g. a run's conf when no preset knows it):
 validated before it goes; esc cancels."""
 
 from __future__ import annotations

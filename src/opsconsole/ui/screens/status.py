@@ -73,10 +73,7 @@ class StatusScreen(OpsScreen):
 
     # --- focus and maximise ----------------------------------------------------------------
     def _focused_pane(self) -> SourcePane | None:
-        node = self.focused
-        while node is not None and not isinstance(node, SourcePane):
-            node = node.parent
-        return node
+        return SourcePane.containing(self.focused)
 
     def action_focus_pane(self, number: int) -> None:
         panes = self.panes

@@ -55,6 +55,13 @@ class SourcePane(Vertical):
             super().__init__()
             self.item = item
 
+    @staticmethod
+    def containing(node: object) -> "SourcePane | None":
+        """The pane `node` (a focused widget) sits in, if any."""
+        while node is not None and not isinstance(node, SourcePane):
+            node = getattr(node, "parent", None)
+        return node
+
     def __init__(self, source: PaneSource, number: int, clock: Callable[[], datetime]) -> None:
         super().__init__(id=f"pane-{source.key}")
         self.source = source
