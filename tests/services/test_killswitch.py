@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from opsconsole.domain.kill import StepLog
 from opsconsole.backends.base import LaunchRefused
 from opsconsole.backends.local.runner import LocalRunner, stop_local_runs
 from opsconsole.domain.models import RunSpec
@@ -37,17 +38,17 @@ async def test_steps_run_concurrently_and_a_hanging_one_ends_unknown(ledger: Led
     a_started, b_started = asyncio.Event(), asyncio.Event()
     hang_cancelled = asyncio.Event()
 
-    async def a() -> str:  # can only finish if b runs at the same time
+    async def a(log) -> str:  # can only finish if b runs at the same time
         a_started.set()
         await b_started.wait()
         return "a done"
 
-    async def b() -> str:
+    async def b(log) -> str:
         b_started.set()
         await a_started.wait()
         return "b done"
 
-    async def hang() -> str:
+    async def hang(log) -> str:
         try:
             await asyncio.sleep(3600)
         except asyncio.CancelledError:
@@ -76,10 +77,10 @@ async def test_steps_run_concurrently_and_a_hanging_one_ends_unknown(ledger: Led
 
 
 async def test_a_failing_step_does_not_stop_the_others(ledger: Ledger, tmp_path: Path) -> None:
-    async def boom() -> str:
+    async def boom(log) -> str:
         raise RuntimeError("circuit breaker endpoint returned 500")
 
-    async def fine() -> str:
+    async def fine(log) -> str:
         await asyncio.sleep(0.05)
         return "cancelled 3 orders"
 
@@ -97,15 +98,15 @@ async def test_a_failing_step_does_not_stop_the_others(ledger: Ledger, tmp_path:
 async def test_latch_is_set_before_any_step_and_audit_brackets_each_step(ledger: Ledger, tmp_path: Path) -> None:
     seen: dict[str, object] = {}
 
-    async def check() -> str:
+    async def check(log) -> str:
         seen["latch"] = await asyncio.to_thread(ledger.halt_latch)
         seen["audit"] = await asyncio.to_thread(ledger.list_audit)
         return "checked"
 
-    async def other() -> str:
+    async def other(log) -> str:
         return "fine"
 
-    async def disabled() -> str:
+    async def disabled(log) -> str:
         seen["disabled ran"] = True
         return "should not run"
 
@@ -141,7 +142,7 @@ async def test_latch_is_set_before_any_step_and_audit_brackets_each_step(ledger:
 async def test_dry_run_does_nothing(ledger: Ledger, tmp_path: Path) -> None:
     called = []
 
-    async def act() -> str:
+    async def act(log) -> str:
         called.append(1)
         return ""
 
@@ -155,7 +156,7 @@ async def test_dry_run_does_nothing(ledger: Ledger, tmp_path: Path) -> None:
 
 
 async def test_release_clears_the_latch(ledger: Ledger, tmp_path: Path) -> None:
-    async def act() -> str:
+    async def act(log) -> str:
         return ""
 
     ks = KillSwitch(ledger, [step("a", act)], tmp_path / "kill.lock")
@@ -175,7 +176,7 @@ async def test_fire_with_no_steps_still_latches(ledger: Ledger, tmp_path: Path) 
 
 
 async def test_a_broken_on_update_callback_does_not_stop_the_kill(ledger: Ledger, tmp_path: Path) -> None:
-    async def act() -> str:
+    async def act(log) -> str:
         return "done"
 
     def broken(_: StepResult) -> None:
@@ -200,7 +201,7 @@ async def test_local_kill_step_stops_runs_and_blocks_new_launches(ledger: Ledger
             what="the sample to start",
         )
 
-        async def boom() -> str:
+        async def boom(log) -> str:
             raise RuntimeError("no webhook")
 
         ks = KillSwitch(ledger, [local_kill_step(ledger, grace=20.0), step("alert", boom)], tmp_path / "kill.lock")
@@ -226,7 +227,7 @@ async def test_local_kill_step_fails_when_a_run_survives(ledger: Ledger, monkeyp
 
     monkeypatch.setattr(local_mod, "stop_local_runs", fake_stop)
     with pytest.raises(RuntimeError, match="STILL ALIVE #2"):
-        await local_kill_step(ledger).action()
+        await local_kill_step(ledger).action(StepLog())
 
 
 # --- two processes --------------------------------------------------------------------------
@@ -246,7 +247,7 @@ FIRE_SCRIPT = textwrap.dedent(
         with open(journal, "a") as f:
             f.write(text + "\\n")
 
-    async def action():
+    async def action(log):
         note("start " + name)
         while not os.path.exists(journal + "." + name + ".go"):
             await asyncio.sleep(0.02)
@@ -318,13 +319,13 @@ async def test_two_fires_in_two_processes_serialise(tmp_path: Path) -> None:
 async def test_a_step_is_retried_within_its_deadline(ledger: Ledger, tmp_path: Path) -> None:
     calls = []
 
-    async def flaky() -> str:
+    async def flaky(log) -> str:
         calls.append(1)
         if len(calls) < 3:
             raise ConnectionError("refused")
         return f"ok on try {len(calls)}"
 
-    async def always_fails() -> str:
+    async def always_fails(log) -> str:
         raise ConnectionError("still refused")
 
     steps = [
@@ -349,7 +350,7 @@ async def test_a_hung_lock_holder_does_not_block_the_kill_forever(ledger: Ledger
     fcntl.flock(held, fcntl.LOCK_EX)
     ran = []
 
-    async def act() -> str:
+    async def act(log) -> str:
         ran.append(1)
         return "done"
 
@@ -364,10 +365,10 @@ async def test_a_hung_lock_holder_does_not_block_the_kill_forever(ledger: Ledger
 
 
 async def test_an_action_that_cancels_itself_fails_without_stopping_the_fire(ledger: Ledger, tmp_path: Path) -> None:
-    async def self_cancel() -> str:
+    async def self_cancel(log) -> str:
         raise asyncio.CancelledError()
 
-    async def fine() -> str:
+    async def fine(log) -> str:
         return "ok"
 
     report = await KillSwitch(ledger, [step("c", self_cancel), step("f", fine)], tmp_path / "l").fire("alice")
@@ -377,13 +378,13 @@ async def test_an_action_that_cancels_itself_fails_without_stopping_the_fire(led
 async def test_a_step_that_acted_shows_stopping_until_confirmed(ledger: Ledger, tmp_path: Path) -> None:
     confirmed = asyncio.Event()
 
-    async def action(progress) -> str:
-        progress("marked 2 runs failed; waiting for their processes")
+    async def action(log) -> str:
+        log.progress("marked 2 runs failed; waiting for their processes")
         await confirmed.wait()
         return "2 processes gone"
 
     seen: list[tuple[str, str]] = []
-    ks = KillSwitch(ledger, [KillStep("airflow", "airflow", "d", action, deadline=30, reports_progress=True)],
+    ks = KillSwitch(ledger, [KillStep("airflow", "airflow", "d", action, deadline=30)],
                     tmp_path / "lock")
     fire = asyncio.create_task(ks.fire("t", on_update=lambda r: seen.append((r.outcome, r.detail))))
     await until(lambda: ("stopping", "marked 2 runs failed; waiting for their processes") in seen)
@@ -398,7 +399,7 @@ async def test_an_unusable_lock_file_does_not_stop_the_kill(ledger: Ledger, tmp_
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the lock's directory should be")
 
-    async def ok() -> str:
+    async def ok(log) -> str:
         return "done"
 
     report = await KillSwitch(ledger, [step("s", ok)], blocker / "killswitch.lock").fire("t")

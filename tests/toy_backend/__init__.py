@@ -78,7 +78,7 @@ class ToySession(BackendSession):
         return [ToyTarget(self)]
 
     def kill_steps(self) -> list[KillStep]:
-        async def stop() -> str:
+        async def stop(log) -> str:
             state = await asyncio.to_thread(self.state)
             stopped = [k for k, v in state["items"].items() if v == "running"]
             for key in stopped:

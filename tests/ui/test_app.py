@@ -105,7 +105,7 @@ async def test_killswitch_arm_cancel_then_fire_stops_runs_and_latches(make_app, 
     real_plan = killplan.build_plan
 
     def plan_with_hanging_step(context):
-        async def hang():
+        async def hang(log):
             await asyncio.sleep(3600)
 
         return real_plan(context) + [KillStep("hangs", "test", "never returns", hang, deadline=0.5)]
@@ -216,7 +216,7 @@ async def test_quit_is_refused_while_the_kill_switch_fires(make_app, monkeypatch
     release = asyncio.Event()
 
     def plan(context):
-        async def slow():
+        async def slow(log):
             await release.wait()
             return "stopped"
 

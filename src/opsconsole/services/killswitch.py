@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from opsconsole.domain.kill import KillStep
+from opsconsole.domain.kill import KillStep, StepLog
 from opsconsole.services.ledger import Ledger
 from opsconsole.services.lock import FileLock
 
@@ -42,6 +42,7 @@ class StepResult:
     started: float | None = None  # time.monotonic()
     ended: float | None = None
     detail: str = ""
+    log: StepLog = field(default_factory=StepLog)  # the objects the step reported
 
     @property
     def elapsed(self) -> float | None:
@@ -112,15 +113,16 @@ class KillSwitch:
                 report.errors.append(f"audit {event}: {exc!r}")
 
         async def attempts(step: KillStep, result: StepResult) -> str | None:
-            def progress(detail: str) -> None:
-                result.outcome, result.detail = STOPPING, detail
+            def changed() -> None:
+                if result.log.stopping and result.outcome == RUNNING:
+                    result.outcome = STOPPING
+                result.detail = result.log.detail or result.detail
                 update(result)
 
             for attempt in range(1, max(0, step.retries) + 2):
+                result.log = StepLog(changed)
                 try:
-                    if step.reports_progress:
-                        return await step.action(progress=progress)
-                    return await step.action()
+                    return await step.action(result.log)
                 except Exception as exc:
                     if attempt > step.retries:
                         raise
@@ -134,7 +136,7 @@ class KillSwitch:
             await audit("step_start", step=step.name, detail=step.description)
             try:
                 detail = await asyncio.wait_for(attempts(step, result), timeout=step.deadline)
-                result.outcome, result.detail = OK, detail or ""
+                result.outcome, result.detail = result.log.verdict() or OK, detail or result.log.summary()
             except TimeoutError as exc:
                 result.outcome = UNKNOWN
                 if time.monotonic() - result.started >= step.deadline:

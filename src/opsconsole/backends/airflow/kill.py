@@ -8,7 +8,7 @@ import re
 import time
 
 from opsconsole.backends.airflow.client import AirflowClient, AirflowError, AirflowSettings, AirflowTaskInstance
-from opsconsole.domain.kill import KillStep
+from opsconsole.domain.kill import KillStep, StepLog
 
 # --- the kill-switch step ----------------------------------------------------------------------------
 # how the end of a killed task process reads in its log: Airflow 3, Airflow 2 after SIGTERM, and
@@ -132,14 +132,14 @@ def airflow_kill_step(settings: AirflowSettings, deadline: float) -> KillStep:
     pane's connection)."""
     scope = ", ".join(settings.dags) or "every DAG"
 
-    async def action(progress=None) -> str:
+    async def action(log: StepLog) -> str:
         client = AirflowClient(settings)
         try:
-            return await stop_everything(client, confirm_within=max(1.0, deadline - 5.0), progress=progress)
+            return await stop_everything(client, confirm_within=max(1.0, deadline - 5.0), progress=log.progress)
         finally:
             await client.aclose()
 
     return KillStep(name="stop Airflow runs", kind="airflow",
                     description=f"mark every running DAG run of {scope} at {settings.shown_url} failed and pause "
                                 f"those DAGs, then wait until their task processes are gone",
-                    action=action, deadline=deadline, reports_progress=True)
+                    action=action, deadline=deadline)

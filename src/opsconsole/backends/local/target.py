@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from opsconsole.backends.base import RunStore
 from opsconsole.backends.local.recovery import LOCAL_TARGET
-from opsconsole.domain.kill import KillStep
+from opsconsole.domain.kill import KillStep, StepLog
 from opsconsole.domain.models import BatchOptions, RunRecord, RunSpec
 from opsconsole.domain.states import State
 
@@ -50,7 +50,7 @@ def local_kill_step(store: RunStore, grace: float = 5.0, deadline: float = 30.0)
     """The step that stops every active local run of any opsconsole process on this machine."""
     from opsconsole.backends.local.runner import stop_local_runs
 
-    async def action() -> str:
+    async def action(log: StepLog) -> str:
         report = await stop_local_runs(store, grace)
         if not report.ok:
             raise RuntimeError(report.detail)
