@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--no-wait", action="store_true", help="return once the runs have started (runs that live elsewhere: at once)")
     launch.add_argument("--yes", action="store_true", help="production profiles: do not ask for confirmation")
 
-    tail = sub.add_parser("tail", help="open the log viewer on files")
+    tail = sub.add_parser("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
     tail.add_argument("paths", nargs="+")
     return parser
 
@@ -61,9 +61,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "config":
             return _config_check(args)
         if args.command == "tail":
+            from opsconsole.services.urls import is_url
             from opsconsole.ui.tail_app import run_tail
 
-            return run_tail(args.paths)
+            # URLs (s3://, ssh://…) are read with the profile's settings; plain files need no config
+            profile = _load(args).profile(args.profile) if any(is_url(p) for p in args.paths) else None
+            return run_tail(args.paths, profile)
         config = _load(args)
         from opsconsole.services.context import Context
 

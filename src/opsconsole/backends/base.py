@@ -228,3 +228,12 @@ class Backend:
     def preview(self, spec: RunSpec) -> list[Preview]:
         """Extra preview parts for one run beyond its command line (the DAG run conf)."""
         return []
+
+    # --- logs by URL (`opsconsole tail s3://bucket/key`): the schemes are declared in the
+    # registry's SCHEMES (so a URL imports only its own backend)
+    def open_url(self, url: str, settings: Any | None) -> "LogRef":
+        """A log reference for `url`, with the typed settings of the profile's table for this
+        backend (None when the profile has none: use the user's defaults — ~/.aws, ~/.ssh).
+        Must not block: I/O happens when the viewer opens the reference. Raises ValueError
+        with a message for the operator when the URL cannot be served."""
+        raise ValueError(f"{self.name}: cannot open {url}")

@@ -30,6 +30,8 @@ _BUILTIN: dict[str, str] = {
     "local": "opsconsole.backends.local",
     "airflow": "opsconsole.backends.airflow",
 }
+# URL schemes served by a backend's open_url (`opsconsole tail s3://…`): scheme → backend name.
+SCHEMES: dict[str, str] = {}
 _ALWAYS = {"local"}  # built-ins enabled without a table (known without importing them)
 # Tables of backends announced by the product but not built yet: refused, never ignored.
 NOT_YET: dict[str, str] = {
@@ -82,6 +84,14 @@ def load(name: str) -> "Backend":
             raise ValueError(f"backend module {_modules[name]} declares {backend.name!r}, registered as {name!r}")
         _loaded[name] = backend
     return backend
+
+
+def backend_for_url(url: str) -> "Backend | None":
+    """The backend serving `url`'s scheme ("s3://b/k" → ecs), None for a plain path."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower() not in SCHEMES:
+        return None
+    return load(SCHEMES[scheme.lower()])
 
 
 def enabled(profile: "Profile") -> list["Backend"]:

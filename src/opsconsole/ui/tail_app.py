@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -22,6 +23,10 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from opsconsole.logs.source import SpoolWriter
+
+if TYPE_CHECKING:
+    from opsconsole.config.settings import Profile
+    from opsconsole.logs.ref import LogRef
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.widgets.log_view import LogView
 
@@ -55,15 +60,20 @@ class TailApp(App):
     LogView { height: 1fr; }
     """
 
-    def __init__(self, paths: list[str]) -> None:
+    def __init__(self, paths: list[str], refs: "dict[str, LogRef] | None" = None) -> None:
         super().__init__()
         self.paths = [Path(p) for p in paths]
+        self.refs = refs or {}
+        self._args = list(paths)  # a URL argument → the log reference its backend made
         self._spool_dir: tempfile.TemporaryDirectory | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def _view_or_slot(self, path: Path, n: int) -> Widget:
         """A LogView for a plain file; for a .gz, an empty slot filled once its spool exists."""
+        ref = self.refs.get(self._args[n]) if n < len(self._args) else None
+        if ref is not None:
+            return LogView(ref, id=f"log-{n}")
         if path.suffix != ".gz":
             return LogView(path, id=f"log-{n}")
         return Vertical(id=f"slot-{n}")
@@ -79,7 +89,8 @@ class TailApp(App):
         yield Footer()
 
     def on_mount(self) -> None:
-        packed = [(n, path) for n, path in enumerate(self.paths) if path.suffix == ".gz"]
+        packed = [(n, path) for n, path in enumerate(self.paths)
+                  if path.suffix == ".gz" and self._args[n] not in self.refs]
         if packed:
             self._open_spools(packed)
         self._focus_view()
@@ -138,13 +149,24 @@ class TailApp(App):
             shutil.rmtree(self._spool_dir.name, ignore_errors=True)
 
 
-def run_tail(paths: list[str]) -> int:
-    """Run the viewer on `paths` until the user quits; returns the process exit code."""
-    missing = [p for p in paths if not Path(p).exists()]
-    if not paths or missing:
-        import sys
+def run_tail(paths: list[str], profile: "Profile | None" = None) -> int:
+    """Run the viewer on `paths` (files, or URLs a backend serves: s3://, ssh://…) until the
+    user quits; returns the process exit code."""
+    import sys
 
+    from opsconsole.services.urls import is_url, open_url
+
+    refs: dict[str, LogRef] = {}
+    for arg in paths:
+        if is_url(arg):
+            try:
+                refs[arg] = open_url(arg, profile)
+            except ValueError as exc:
+                print(f"opsconsole tail: {exc}", file=sys.stderr)
+                return 2
+    missing = [p for p in paths if p not in refs and not Path(p).exists()]
+    if not paths or missing:
         print(f"opsconsole tail: no such file: {', '.join(missing) or '(none given)'}", file=sys.stderr)
         return 2
-    TailApp(paths).run()
+    TailApp(paths, refs).run()
     return 0
