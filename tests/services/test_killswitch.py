@@ -4,6 +4,7 @@ lock, dry run and release."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 import textwrap
@@ -118,9 +119,8 @@ async def test_latch_is_set_before_any_step_and_audit_brackets_each_step(ledger:
     report = await ks.fire("alice", kill_id="k-1")
     assert report.ok and report.kill_id == "k-1"
     assert seen["latch"] is not None and seen["latch"].by == "alice"
-    events_seen_by_step = [(r["event"], r["step"]) for r in seen["audit"]]
-    assert events_seen_by_step[0] == ("fired", None)
-    assert ("step_start", "check") in events_seen_by_step
+    # stop first, write later: the audit is written beside the steps, never before them
+    assert all(r["kill_id"] == "k-1" for r in seen["audit"])
 
     assert "disabled ran" not in seen
     assert {r.name: r.outcome for r in report.results} == {"check": "ok", "other": "ok", "off": "skipped"}
@@ -208,7 +208,7 @@ async def test_local_kill_step_stops_runs_and_blocks_new_launches(ledger: Ledger
         assert ks.plan()[0].kind == "local"
         report = await ks.fire("alice")
         local = report.results[0]
-        assert local.outcome == "ok" and f"#{run.id}" in local.detail
+        assert local.outcome == "ok" and f"#{run.id}" in local.detail, (local.detail, local.log.objects)
         assert report.results[1].outcome == "failed"
         await runner.wait()
         assert ledger.get_run(run.id).state is State.STOPPED
@@ -219,15 +219,32 @@ async def test_local_kill_step_stops_runs_and_blocks_new_launches(ledger: Ledger
         await runner.wait()
 
 
-async def test_local_kill_step_fails_when_a_run_survives(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opsconsole.backends.local import runner as local_mod
+async def test_local_kill_step_fails_when_a_run_survives(ledger: Ledger, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process that outlives SIGKILL (injected: SIGKILL is not delivered, as to a process in D
+    state) is reported failed with its pid, and the step fails."""
+    from opsconsole.backends.local import target as local_target
 
-    async def fake_stop(_ledger, grace=5.0, **_):
-        return local_mod.StopReport(stopped=[1], survivors=[2])
-
-    monkeypatch.setattr(local_mod, "stop_local_runs", fake_stop)
-    with pytest.raises(RuntimeError, match="STILL ALIVE #2"):
-        await local_kill_step(ledger).action(StepLog())
+    real_signal = local_target._signal
+    monkeypatch.setattr(local_target, "_signal",
+                        lambda pid, signum, group: None if signum == signal.SIGKILL else real_signal(pid, signum, group))
+    monkeypatch.setattr(local_target, "_KILL_WAIT", 0.5)
+    runner = LocalRunner(ledger, ledger.path.parent / "runs")
+    cmd = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+           "print('ready', flush=True); time.sleep(600)"]
+    (run,) = await runner.launch([RunSpec("stubborn", cmd)])
+    try:
+        await until(lambda: (r := ledger.get_run(run.id)).log_path and Path(r.log_path).exists()
+                    and "ready" in Path(r.log_path).read_text(), what="the stubborn run")
+        log = StepLog()
+        detail = await local_kill_step(ledger, grace=0.3).action(log)
+        assert log.verdict() == "failed" and "STILL ALIVE" in detail
+        (obj,) = log.objects
+        assert obj.ident == f"#{run.id}" and obj.state == "failed" and "pid" in obj.reason
+    finally:
+        monkeypatch.undo()
+        await stop_local_runs(ledger, grace=0.5)
+        await runner.wait()
 
 
 # --- two processes --------------------------------------------------------------------------

@@ -90,7 +90,10 @@ class Context:
         from opsconsole.services.killplan import build_plan
         from opsconsole.services.killswitch import KillSwitch
 
-        return KillSwitch(self.ledger, build_plan(self), self.data_dir / "killswitch.lock")
+        # the ledger is opened by the engine's recorder, off the critical path: a broken one
+        # never stops a kill (services/killswitch.py)
+        return KillSwitch(lambda: self.ledger, build_plan(self), self.data_dir / "killswitch.lock",
+                          state_dir=self.data_dir, profile=self.profile.name)
 
     def preset_dirs(self) -> list[Path]:
         return paths.search_dirs("presets")
