@@ -351,7 +351,6 @@ class KillSwitch:
         except OSError as exc:  # a full or read-only disk, a data dir that is a file
             lock_note = f"; lock {self.lock_path} unusable ({exc.strerror or exc}), fired without it"
         if lock_note:
-            log.error("kill-switch %s", lock_note[2:])
             report.errors.append(lock_note[2:])
         try:
             # The latch file and the marker: small files, in a thread (a hung disk holds a

@@ -65,16 +65,13 @@ def _read_active(store_opener: Callable[[], RunStore]) -> list[tuple[RunRecord, 
             for run in store.active_runs(LOCAL_TARGET)]
 
 
-async def _ledger_runs(store_opener: Callable[[], RunStore],
-                       log: StepLog | None) -> list[tuple[RunRecord, str | None]]:
-    """The ledger's active local runs, bounded; [] (said in the step's progress) when it can't."""
+async def _ledger_runs(store_opener: Callable[[], RunStore]) -> tuple[list[tuple[RunRecord, str | None]], str]:
+    """The ledger's active local runs, bounded; ([], why) when it can't be read."""
     try:
-        return await asyncio.wait_for(asyncio.to_thread(_read_active, store_opener), timeout=LEDGER_READ_WITHIN)
+        return await asyncio.wait_for(asyncio.to_thread(_read_active, store_opener), timeout=LEDGER_READ_WITHIN), ""
     except Exception as exc:  # a corrupt / missing / locked ledger: /proc still finds the processes
         why = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
-        if log is not None:
-            log.progress(f"ledger unreadable ({why}): stopping what /proc shows")
-        return []
+        return [], f"ledger unreadable ({why}): /proc only"
 
 
 def _signal(pid: int, signum: int, group: bool) -> None:
@@ -111,7 +108,10 @@ async def stop_local_processes(log: StepLog, runs_dir: Path, store_opener: Calla
     await scan_and_signal(signal.SIGTERM)
     # 2. the ledger adds what /proc missed (a run recorded with a group we did not see) and the
     #    queued runs, which the HALTED latch keeps from starting
-    for run, proc_start in await _ledger_runs(store_opener, log):
+    ledger_rows, ledger_note = await _ledger_runs(store_opener)
+    if ledger_note:
+        log.progress(f"{ledger_note}: stopping what /proc shows")
+    for run, proc_start in ledger_rows:
         key = f"#{run.id}"
         if run.pid is not None and run.id not in groups:
             if process_alive(run.pid, proc_start) or process_group_alive(run.pid):
@@ -161,13 +161,15 @@ async def stop_local_processes(log: StepLog, runs_dir: Path, store_opener: Calla
             log.confirmed(RUN, key, f"gone ({how}; verified by /proc)")
     for obj in log.unfinished():  # "starting" runs that never showed a process
         log.confirmed(obj.kind, obj.ident, "no process appeared: will not start (HALTED)")
+    where = ledger_note or "checked /proc and the ledger"
     if not log.objects:
-        return "no active local runs (checked /proc and the ledger)"
+        return f"no active local runs ({where})"
     by_state: dict[str, list[str]] = {}
     for obj in log.objects:
         by_state.setdefault(obj.state, []).append(obj.ident)
     words = {CONFIRMED: "stopped", FAILED_OBJECT: "STILL ALIVE"}
-    return "; ".join(f"{words.get(state, state)} {', '.join(ids)}" for state, ids in by_state.items())
+    done = "; ".join(f"{words.get(state, state)} {', '.join(ids)}" for state, ids in by_state.items())
+    return f"{done} ({ledger_note})" if ledger_note else done
 
 
 def _alive_runs(groups: dict[int, set[int]], pids: dict[int, set[int]]) -> set[int]:
@@ -178,10 +180,10 @@ def _alive_runs(groups: dict[int, set[int]], pids: dict[int, set[int]]) -> set[i
 def record_local_stop(store_opener: Callable[[], RunStore], log: StepLog) -> None:
     """(Blocking; the engine calls it after the step.) The runs the step stopped become stopped
     in the ledger, the queued ones skipped; orphans left by a dead opsconsole are settled."""
-    store = store_opener()
     ids = [int(o.ident.lstrip("#")) for o in log.objects if o.kind == RUN]
     if not ids:
         return
+    store = store_opener()
     store.request_stop(ids)
     for obj in log.objects:
         if obj.kind != RUN or obj.state != CONFIRMED:
@@ -201,7 +203,7 @@ async def local_targets(runs_dir: Path, store_opener: Callable[[], RunStore]) ->
     found = await asyncio.to_thread(run_processes, runs_dir)
     out = {run_id: KillObject(RUN, f"#{run_id}", reason=f"pid {', '.join(map(str, sorted(procs)))}")
            for run_id, procs in found.items()}
-    for run, _start in await _ledger_runs(store_opener, None):
+    for run, _start in (await _ledger_runs(store_opener))[0]:
         if run.id not in out:
             out[run.id] = KillObject(RUN, f"#{run.id}", reason=f"{run.state.value} {run.preset or run.kind}")
         else:
