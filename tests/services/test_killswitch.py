@@ -4,6 +4,7 @@ lock, dry run and release."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -424,3 +425,301 @@ async def test_an_unusable_lock_file_does_not_stop_the_kill(ledger: Ledger, tmp_
     assert ledger.halt_latch() is not None
     fired = [a for a in ledger.list_audit(report.kill_id) if a["event"] == "fired"]
     assert "fired without it" in fired[0]["detail"]
+
+
+# --- phases, deadlines, objects ---------------------------------------------------------------
+
+def phased(name: str, phase: str, action, deadline: float = 30.0) -> KillStep:
+    return KillStep(name=name, kind="test", description=name, action=action, deadline=deadline, phase=phase)
+
+
+async def test_phases_run_in_order_and_a_hanging_phase_only_delays_the_next_by_its_deadline(ledger: Ledger,
+                                                                                          tmp_path: Path) -> None:
+    started: dict[str, float] = {}
+
+    def rec(name: str, sleep: float = 0.0, objects: int = 0):
+        async def action(log: StepLog) -> str:
+            started[name] = time.monotonic()
+            for i in range(objects):
+                log.acted("thing", f"{name}-{i}")
+            await asyncio.sleep(sleep)
+            for i in range(objects):
+                log.confirmed("thing", f"{name}-{i}", "gone")
+            return f"{name} done"
+        return action
+
+    seen_outcome: dict = {}
+
+    async def alert(log: StepLog) -> str:
+        seen_outcome.update(log.outcome or {})
+        return "sent"
+
+    steps = [phased("alert", "alert", alert), phased("stop-a", "stop", rec("stop-a", 0.2, objects=2)),
+             phased("breaker", "breaker", rec("breaker", 3600), deadline=0.5),
+             phased("stop-b", "stop", rec("stop-b")), phased("halt", "halt", rec("halt"))]
+    ks = KillSwitch(ledger, steps, tmp_path / "kill.lock")
+    assert [s.phase for s in ks.plan()] == ["breaker", "halt", "stop", "stop", "alert"]
+    t0 = time.monotonic()
+    report = await ks.fire("alice")
+    outcomes = {r.name: r.outcome for r in report.results}
+    assert outcomes == {"breaker": "unknown", "halt": "ok", "stop-a": "ok", "stop-b": "ok", "alert": "ok"}
+    # the halt phase waited for the breaker's deadline, not longer; the stops ran together
+    assert 0.45 <= started["halt"] - t0 < 2.0
+    assert started["halt"] <= started["stop-a"] and abs(started["stop-a"] - started["stop-b"]) < 0.1
+    # the alert got the outcome of everything before it, objects included
+    names = [s["name"] for s in seen_outcome["steps"]]
+    assert names == ["breaker", "halt", "stop-a", "stop-b"] and seen_outcome["ok_so_far"] is False
+    stop_a = next(s for s in seen_outcome["steps"] if s["name"] == "stop-a")
+    assert [o["state"] for o in stop_a["objects"]] == ["confirmed", "confirmed"]
+    rows = ledger.list_audit(report.kill_id)
+    end = next(r for r in rows if r["event"] == "step_end" and r["step"] == "stop-a")
+    assert [o["id"] for o in end["objects"]] == ["stop-a-0", "stop-a-1"]
+
+
+async def test_at_its_deadline_a_steps_unfinished_objects_are_not_confirmed(ledger: Ledger, tmp_path: Path) -> None:
+    async def slow(log: StepLog) -> str:
+        log.acted("dag run", "d/r1")
+        log.confirmed("dag run", "d/r2", "marked failed")
+        await asyncio.sleep(3600)
+        return "never"
+
+    report = await KillSwitch(ledger, [step("slow", slow, deadline=0.3)], tmp_path / "kill.lock").fire("bob")
+    (result,) = report.results
+    assert result.outcome == "unknown"
+    states = {o.ident: (o.state, o.reason) for o in result.log.objects}
+    assert states["d/r2"][0] == "confirmed"
+    assert states["d/r1"][0] == "not confirmed" and "0.3s deadline" in states["d/r1"][1]
+    assert report.as_dict()["steps"][0]["objects"][0]["state"] == "not confirmed"
+
+
+# --- a broken ledger never stops a kill ---------------------------------------------------------------
+
+async def _sleeper(runner: LocalRunner, ledger: Ledger, seconds: int = 600):
+    cmd = [sys.executable, "-c", f"import time; print('ready', flush=True); time.sleep({seconds})"]
+    (run,) = await runner.launch([RunSpec("sleeper", cmd)])
+    await until(lambda: (r := ledger.get_run(run.id)).log_path and Path(r.log_path).exists()
+                and "ready" in Path(r.log_path).read_text(), what="the run to start")
+    return ledger.get_run(run.id)
+
+
+def _group_alive(pgid: int) -> bool:
+    from opsconsole.backends.local.procs import process_group_alive
+
+    return process_group_alive(pgid)
+
+
+def _break(data: Path, how: str) -> Path:
+    """Break the ledger (or the whole data dir) the way an operator might find it."""
+    db = data / "ledger.sqlite3"
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    if how == "corrupt":
+        db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    elif how == "text":
+        db.unlink()
+        db.write_text("this is not a database\n")
+    elif how == "directory":
+        db.unlink()
+        db.mkdir()
+    elif how == "data dir is a file":
+        moved = data.with_name(data.name + ".moved")
+        data.rename(moved)
+        data.write_text("not a directory\n")
+        return moved
+    return data
+
+
+@pytest.mark.parametrize("how", ["corrupt", "text", "directory", "data dir is a file"])
+async def test_a_broken_ledger_never_stops_the_kill(tmp_path: Path, how: str) -> None:
+    from opsconsole.services import halt
+    from opsconsole.services.killswitch import halt_status
+
+    data = tmp_path / "data"
+    ledger = Ledger(Ledger.default_path(data))
+    runner = LocalRunner(ledger, data / "runs")
+    run = await _sleeper(runner, ledger)
+    ledger.close()
+    _break(data, how)
+
+    def opener() -> Ledger:
+        return Ledger(Ledger.default_path(data))
+
+    ks = KillSwitch(opener, [local_kill_step(opener, grace=2.0, runs_dir=data / "runs")], data / "killswitch.lock",
+                    state_dir=data)
+    report = await ks.fire("alice")
+    (local,) = report.results
+    assert local.outcome == "ok", local.detail
+    assert [(o.ident, o.state) for o in local.log.objects] == [(f"#{run.id}", "confirmed")]
+    assert "/proc only" in local.detail
+    assert not _group_alive(run.pid)
+    # the latch is set, in a file (the fallback when the data dir is a file), and says so
+    assert report.latch_set and halt.read_latch_file(data) is not None
+    if how == "data dir is a file":
+        assert str(halt.fallback_dir(data)) in report.latch_where[0]
+    # recording failed, loudly, and the audit went to the journal
+    assert not report.recorded and not report.ledger_ok and report.ok
+    assert any("ledger unusable" in e for e in report.errors)
+    assert local.record_error
+    rows = halt.journal_rows(data)
+    assert [r["event"] for r in rows] == ["fired", "step_start", "step_end", "done"]
+    status = halt_status(data, opener)
+    assert status["halted"] and status["ledger"].startswith("unusable") and status["journal_rows"] == 4
+    # repaired (the broken ledger moved aside), the journal is replayed into the new ledger once
+    if how == "data dir is a file":
+        data.unlink()
+        data.mkdir()
+    elif how == "directory":
+        (data / "ledger.sqlite3").rmdir()
+    else:
+        (data / "ledger.sqlite3").unlink()
+    status = halt_status(data, opener)
+    assert status["halted"] and status["ledger"] == "ok" and status["journal_rows"] == 0
+    with opener() as fresh:
+        assert [r["event"] for r in fresh.list_audit(report.kill_id)] == ["fired", "step_start", "step_end", "done"]
+        assert fresh.list_audit(report.kill_id)[2]["outcome"] == "ok"
+        assert halt_status(data, lambda: fresh)["journal_rows"] == 0 and len(fresh.list_audit()) == 4
+    await runner.wait()
+
+
+def _can_mount_tmpfs(where: Path) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(where)],
+                        capture_output=True).returncode == 0
+    return ok
+
+
+async def test_a_full_disk_never_stops_the_kill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data dir on a small tmpfs, filled up (an injected ENOSPC where no tmpfs can be mounted):
+    the run is stopped, the latch lands in the fallback dir, the audit in the fallback journal."""
+    from opsconsole.services import halt
+
+    data = tmp_path / "mnt"
+    mounted = _can_mount_tmpfs(data) if not os.environ.get("OPSCONSOLE_TEST_NO_TMPFS") else False
+    try:
+        ledger = Ledger(Ledger.default_path(data))
+        runner = LocalRunner(ledger, data / "runs")
+        run = await _sleeper(runner, ledger)
+        if mounted:
+            fd = os.open(data / "filler", os.O_WRONLY | os.O_CREAT)  # fill the disk to the last block
+            try:
+                while os.write(fd, b"\0" * 4096):
+                    pass
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+            with pytest.raises(OSError):
+                (data / "probe").write_bytes(b"x" * 8192)
+        else:  # inject: every write below the data dir fails with ENOSPC
+            import errno
+
+            real_atomic, data_dir = halt._atomic_write, data
+
+            def full(path, *a, **k):
+                if str(path).startswith(str(data)):
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                return real_atomic(path, *a, **k)
+
+            monkeypatch.setattr(halt, "_atomic_write", full)
+            real_append = halt._append
+            monkeypatch.setattr(halt, "_append", lambda path, data: full(path) if str(path).startswith(str(data_dir))
+                                else real_append(path, data))
+            monkeypatch.setattr(ledger, "audit", lambda *a, **k: (_ for _ in ()).throw(
+                __import__("sqlite3").OperationalError("database or disk is full")))
+            monkeypatch.setattr(ledger, "set_halt", lambda *a, **k: (_ for _ in ()).throw(
+                __import__("sqlite3").OperationalError("database or disk is full")))
+        ks = KillSwitch(ledger, [local_kill_step(ledger, grace=2.0, runs_dir=data / "runs")], data / "killswitch.lock")
+        report = await ks.fire("alice")
+        (local,) = report.results
+        assert local.outcome == "ok", local.detail
+        assert not _group_alive(run.pid)
+        assert report.latch_set and halt.read_latch_file(data) is not None
+        assert str(halt.fallback_dir(data)) in report.latch_where[0]
+        assert not report.recorded and report.errors
+        assert report.journal is not None and str(halt.fallback_dir(data)) in report.journal
+        assert any(r["event"] == "done" for r in halt.journal_rows(data))
+        await runner.wait()
+        ledger.close()
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(data)], capture_output=True)
+
+
+# --- the wrapper shell killed alone -------------------------------------------------------------------
+
+async def test_a_run_whose_wrapper_was_killed_alone_is_still_found_stopped_and_not_recorded_early(
+        ledger: Ledger, tmp_path: Path) -> None:
+    import os
+
+    runs = ledger.path.parent / "runs"
+    runner = LocalRunner(ledger, runs)
+    cmd = [sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(600)"]
+    (run,) = await runner.launch([RunSpec("orphan", cmd)])
+    await until(lambda: (r := ledger.get_run(run.id)).log_path and Path(r.log_path).exists()
+                and "ready" in Path(r.log_path).read_text(), what="the run to start")
+    wrapper = ledger.get_run(run.id).pid
+    os.kill(wrapper, signal.SIGKILL)  # the wrapper alone: its command lives on in the group
+    await asyncio.sleep(1.0)
+    assert _group_alive(wrapper)
+    assert ledger.get_run(run.id).state is State.RUNNING  # never "stopped" while its command runs
+    from opsconsole.backends.local.recovery import settle
+
+    assert settle({**ledger.recovery_rows("local")[0]}) is None  # recovery agrees: still running
+    report = await KillSwitch(ledger, [local_kill_step(ledger, grace=2.0)], tmp_path / "kill.lock").fire("alice")
+    (local,) = report.results
+    assert local.outcome == "ok", local.detail
+    assert [(o.ident, o.state) for o in local.log.objects] == [(f"#{run.id}", "confirmed")]
+    assert not _group_alive(wrapper)
+    await runner.wait()
+    assert ledger.get_run(run.id).state is State.STOPPED
+
+
+# --- kill -9 of the process firing ---------------------------------------------------------------------
+
+HANG_FIRE = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from opsconsole.services.killswitch import KillStep, KillSwitch
+    from opsconsole.services.ledger import Ledger
+
+    data = Path(sys.argv[1])
+
+    async def action(log):
+        (data / "step-started").write_text("x")
+        await asyncio.sleep(3600)
+
+    async def main():
+        ks = KillSwitch(lambda: Ledger(data / "ledger.sqlite3"), [KillStep("hang", "test", "hangs", action,
+                        deadline=3600)], data / "killswitch.lock", state_dir=data)
+        await ks.fire("victim", kill_id="interrupted-1")
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_a_kill_interrupted_by_kill_9_is_reported_and_the_next_fire_notes_it(tmp_path: Path) -> None:
+    from opsconsole.services.killswitch import halt_status
+
+    data = tmp_path / "data"
+    data.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", HANG_FIRE, str(data)])
+    try:
+        await until(lambda: (data / "step-started").exists(), what="the step to start")
+        status = halt_status(data, lambda: Ledger(data / "ledger.sqlite3"))
+        assert [m["kill_id"] for m in status["in_progress"]] == ["interrupted-1"] and not status["interrupted"]
+    finally:
+        proc.kill()
+        proc.wait()
+    opener = lambda: Ledger(data / "ledger.sqlite3")  # noqa: E731
+    status = halt_status(data, opener)
+    assert status["halted"] and [m["kill_id"] for m in status["interrupted"]] == ["interrupted-1"]
+    assert status["interrupted"][0]["by"] == "victim"
+
+    async def fine(log: StepLog) -> str:
+        return "ok"
+
+    report = await KillSwitch(opener, [step("again", fine)], data / "killswitch.lock", state_dir=data).fire("alice")
+    assert report.ok and [m["kill_id"] for m in report.interrupted] == ["interrupted-1"]
+    assert halt_status(data, opener)["interrupted"] == []

@@ -146,6 +146,19 @@ def clear_latch_file(state_dir: Path) -> list[str]:
 # --- the audit journal ------------------------------------------------------------------------
 
 
+def _append(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        written = os.write(fd, data)
+        if written != len(data):
+            raise OSError(28, "short write (disk full?)")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+
 def journal_append(state_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path | None, list[str]]:
     """Append rows to the journal (first location that takes them). Appends are small writes
     of whole lines with O_APPEND."""
@@ -154,15 +167,7 @@ def journal_append(state_dir: Path, rows: list[dict[str, Any]]) -> tuple[Path | 
     for where in locations(state_dir):
         path = where / JOURNAL_FILE
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                written = os.write(fd, data)
-                if written != len(data):
-                    raise OSError(28, "short write (disk full?)")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _append(path, data)
             return path, errors
         except OSError as exc:
             errors.append(f"{path}: {exc.strerror or exc}")

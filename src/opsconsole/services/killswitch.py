@@ -287,31 +287,8 @@ class KillSwitch:
 
     # --- status ------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """(Blocking.) The latch, interrupted kills and unreplayed journal rows: the files first
-        (they work without a ledger), then the ledger if it opens."""
-        out: dict[str, Any] = {"halted": False, "latch": None, "latch_file": None, "ledger": "ok",
-                               "interrupted": [], "in_progress": [], "journal_rows": 0}
-        file_latch = halt.read_latch_file(self.state_dir)
-        if file_latch is not None:
-            out["latch_file"] = {"set_at": file_latch.set_at.isoformat(), "by": file_latch.by,
-                                 "reason": file_latch.reason}
-        latch = file_latch
-        try:
-            ledger = self.ledger
-            try:
-                ledger.replay_journal()
-            except Exception as exc:
-                out["ledger"] = f"journal not replayed: {_describe(exc)}"
-            latch = ledger.halt_latch() or latch
-        except Exception as exc:
-            out["ledger"] = f"unusable: {_describe(exc)}"
-        if latch is not None:
-            out["halted"] = True
-            out["latch"] = {"set_at": latch.set_at.isoformat(), "by": latch.by, "reason": latch.reason}
-        for marker in halt.in_progress(self.state_dir):
-            (out["in_progress"] if marker["alive"] else out["interrupted"]).append(marker)
-        out["journal_rows"] = len(halt.journal_rows(self.state_dir))
-        return out
+        """(Blocking.) See :func:`halt_status`."""
+        return halt_status(self.state_dir, self._ledger_source)
 
     # --- firing ------------------------------------------------------------------------------
     async def fire(
@@ -511,6 +488,35 @@ class KillSwitch:
         ledger = self.ledger
         ledger.release_halt(by)
         ledger.audit(f"release-{uuid.uuid4().hex[:8]}", "released", detail=f"by {by}")
+
+
+def halt_status(state_dir: Path, ledger_source: Any, replay: bool = True) -> dict[str, Any]:
+    """(Blocking.) The latch, interrupted kills and unreplayed journal rows: the files first
+    (they work without a ledger), then the ledger if it opens (journalled rows are replayed
+    into it then). ``ledger`` is "ok" or says what is wrong with it."""
+    out: dict[str, Any] = {"halted": False, "latch": None, "latch_file": None, "ledger": "ok",
+                           "interrupted": [], "in_progress": [], "journal_rows": 0}
+    file_latch = halt.read_latch_file(state_dir)
+    if file_latch is not None:
+        out["latch_file"] = {"set_at": file_latch.set_at.isoformat(), "by": file_latch.by, "reason": file_latch.reason}
+    latch = file_latch
+    try:
+        ledger = ledger_source() if callable(ledger_source) else ledger_source
+        if replay:
+            try:
+                ledger.replay_journal()
+            except Exception as exc:
+                out["ledger"] = f"journal not replayed: {_describe(exc)}"
+        latch = ledger.halt_latch() or latch
+    except Exception as exc:
+        out["ledger"] = f"unusable: {_describe(exc)}"
+    if latch is not None:
+        out["halted"] = True
+        out["latch"] = {"set_at": latch.set_at.isoformat(), "by": latch.by, "reason": latch.reason}
+    for marker in halt.in_progress(state_dir):
+        (out["in_progress"] if marker["alive"] else out["interrupted"]).append(marker)
+    out["journal_rows"] = len(halt.journal_rows(state_dir))
+    return out
 
 
 def _in_phase_order(steps: list[KillStep]) -> list[KillStep]:
