@@ -723,3 +723,157 @@ async def test_a_kill_interrupted_by_kill_9_is_reported_and_the_next_fire_notes_
     report = await KillSwitch(opener, [step("again", fine)], data / "killswitch.lock", state_dir=data).fire("alice")
     assert report.ok and [m["kill_id"] for m in report.interrupted] == ["interrupted-1"]
     assert halt_status(data, opener)["interrupted"] == []
+
+
+# --- the circuit breaker and the alert webhook, against a real HTTP server on 127.0.0.1 -------------
+
+@pytest.fixture
+def hook_server():
+    """A real HTTP server on 127.0.0.1: /ok answers 200, /fail 500, /hang never answers; every
+    request (method, path, headers, JSON body) is kept."""
+    import http.server
+    import json
+    import threading
+
+    seen: list[dict] = []
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n) if n else b""
+            seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                         "json": json.loads(body) if body else None})
+            if self.path.startswith("/hang"):
+                release.wait(60)
+                return
+            code = 500 if self.path.startswith("/fail") else 200
+            payload = b'{"detail": "breaker busy"}' if code == 500 else b'{"active": true}'
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_POST = do_PUT = do_GET = do_DELETE = _any
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.seen = seen  # type: ignore[attr-defined]
+    server.base = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    yield server
+    release.set()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(("path", "outcome", "object_state"), [
+    ("/ok", "ok", "confirmed"), ("/fail", "failed", "failed"), ("/hang", "unknown", "not confirmed")])
+async def test_the_circuit_breaker_and_the_webhook_against_a_real_server(
+        ledger: Ledger, tmp_path: Path, hook_server, monkeypatch: pytest.MonkeyPatch,
+        path: str, outcome: str, object_state: str) -> None:
+    from opsconsole.backends.hooks import alert_step, breaker_step
+
+    monkeypatch.setenv("OPSC_BREAKER_TOKEN", "tok-123")
+    breaker = breaker_step({"method": "PUT", "url": f"{hook_server.base}{path}/breaker",
+                            "token_env": "OPSC_BREAKER_TOKEN"}, deadline=1.5)
+    webhook = alert_step(f"{hook_server.base}{path}/alert", deadline=1.5)
+
+    async def stop(log: StepLog) -> str:
+        log.confirmed("local run", "#7", "gone")
+        return "stopped #7"
+
+    ks = KillSwitch(ledger, [webhook, phased("stop", "stop", stop), breaker], tmp_path / "kill.lock", profile="prod")
+    t0 = time.monotonic()
+    report = await ks.fire("alice")
+    assert time.monotonic() - t0 < 6.0  # two hangs end at their deadlines
+    outcomes = {r.name: r.outcome for r in report.results}
+    assert outcomes == {"circuit breaker": outcome, "stop": "ok", "alert webhook": outcome}
+    for result in report.results:
+        if result.name != "stop":
+            assert [o.state for o in result.log.objects] == [object_state], result.detail
+    assert report.ok is (outcome == "ok")
+    calls = {c["path"].rsplit("/", 1)[1]: c for c in hook_server.seen}
+    assert calls["breaker"]["method"] == "PUT" and calls["breaker"]["headers"]["Authorization"] == "Bearer tok-123"
+    sent = calls["alert"]["json"]
+    assert sent["event"] == "opsconsole.killswitch" and sent["profile"] == "prod" and sent["kill_id"] == report.kill_id
+    assert sent["latch"]["set"] is True
+    assert {s["name"]: s["outcome"] for s in sent["steps"]} == {"circuit breaker": outcome, "stop": "ok"}
+    assert sent["steps"][1]["objects"] == [{"kind": "local run", "id": "#7", "state": "confirmed", "reason": "gone"}]
+    assert "tok-123" not in str(sent) and all("tok-123" not in str(r) for r in ledger.list_audit())
+
+
+async def test_a_breaker_whose_token_is_not_set_fails_without_calling(ledger: Ledger, tmp_path: Path,
+                                                                      hook_server, monkeypatch) -> None:
+    from opsconsole.backends.hooks import breaker_step
+
+    monkeypatch.delenv("OPSC_MISSING_TOKEN", raising=False)
+    step_ = breaker_step({"url": f"{hook_server.base}/ok", "token_env": "OPSC_MISSING_TOKEN"}, deadline=2)
+    report = await KillSwitch(ledger, [step_], tmp_path / "kill.lock").fire("alice")
+    assert report.results[0].outcome == "failed" and "OPSC_MISSING_TOKEN" in report.results[0].detail
+    assert hook_server.seen == []
+
+
+# --- the plan from the config -------------------------------------------------------------------------
+
+def _config(text: str, tmp_path: Path):
+    import opsconsole.backends.registry  # noqa: F401 - installs the backends' tables
+    from opsconsole.config.settings import parse_config
+
+    return parse_config(text, str(tmp_path / "config.toml"))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1.0", "0"])
+def test_config_refuses_nan_infinite_and_negative_durations(tmp_path: Path, value: str) -> None:
+    from opsconsole.config.settings import ConfigError
+
+    for key in (f"deadline = {value}", f"deadlines = {{ local = {value} }}",
+                f'circuit_breaker = {{ url = "http://127.0.0.1:1/x", deadline = {value} }}'):
+        with pytest.raises(ConfigError) as info:
+            _config(f"[profiles.p.killswitch]\n{key}\n", tmp_path)
+        assert "killswitch" in str(info.value) and ":2:" in str(info.value), str(info.value)
+    with pytest.raises(ConfigError, match="grace"):
+        _config(f"[profiles.p.local]\ngrace = {value if value != '0' else 'nan'}\n", tmp_path)
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[profiles.p.killswitch]\nflatten_positions = true\n", "flatten_positions"),
+    ("[profiles.p.ecs]\ncluster = \"c\"\n", "ecs"),
+    ("[[profiles.p.exchanges]]\nname = \"binance\"\n", "exchanges"),
+])
+def test_config_refuses_what_is_not_supported_yet(tmp_path: Path, text: str, key: str) -> None:
+    from opsconsole.backends import registry
+    from opsconsole.config.settings import ConfigError
+
+    if key in registry.names():  # landed meanwhile: its table is accepted, nothing to refuse
+        pytest.fail(f"{key} has landed: update this test")
+    with pytest.raises(ConfigError) as info:
+        _config(text, tmp_path)
+    assert key in str(info.value) and "not supported yet" in str(info.value)
+
+
+def test_every_configured_step_is_in_the_plan_in_phase_order(tmp_path: Path) -> None:
+    from opsconsole.services.context import Context
+    from opsconsole.services.killplan import build_plan
+
+    config = _config("""
+[profiles.p.killswitch]
+deadline = 20
+deadlines = { local = 7, alert = 3 }
+circuit_breaker = { method = "POST", url = "http://127.0.0.1:9/breaker", token_env = "BREAKER_TOKEN", deadline = 4 }
+alert_webhook = "http://127.0.0.1:9/alert"
+""", tmp_path)
+    ctx = Context.create(config, "p", data_dir=tmp_path / "data")
+    try:
+        plan = build_plan(ctx)
+        assert [(s.kind, s.phase, s.deadline) for s in plan] == [
+            ("breaker", "breaker", 4.0), ("local", "stop", 7.0), ("alert", "alert", 3.0)]
+        assert "BREAKER_TOKEN" in plan[0].description
+        assert not (tmp_path / "data").exists()  # building the plan opens no ledger
+    finally:
+        ctx.close()
