@@ -56,7 +56,6 @@ STOPPING = "stopping"
 
 FLUSH_WITHIN = 5.0  # seconds the end of a fire waits for the ledger before journalling the rest
 RECORD_WITHIN = 10.0  # seconds the steps' record hooks get after their phase
-LATCH_BEFORE_STOP = 1.0  # the stop phase waits this long at most for the latch file
 
 
 @dataclass
@@ -331,7 +330,8 @@ class KillSwitch:
             report.errors.append(lock_note[2:])
         try:
             # The latch file and the marker: small files, in a thread (a hung disk holds a
-            # thread, not the kill); the stop phase waits a moment for the latch at most.
+            # thread, not the kill). Nothing waits for them: a run that starts before the latch
+            # lands is caught by the local step's rescans, and refused by claim_run after.
             latch_task = asyncio.create_task(asyncio.to_thread(self._set_latch_files, report, reason, by))
             recorder.start()
             audit("latch", detail=reason, by=by)
@@ -343,8 +343,6 @@ class KillSwitch:
                 pairs = [(s, r) for s, r in zip(self.steps, results) if s.phase == phase]
                 if not pairs:
                     continue
-                if phase == "stop" and not latch_task.done():
-                    await asyncio.wait([latch_task], timeout=LATCH_BEFORE_STOP)
                 outcome = self._outcome(report, by) if phase == "alert" else None
                 tasks = []
                 for step, result in pairs:
