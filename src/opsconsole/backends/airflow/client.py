@@ -53,7 +53,7 @@ LIST_CAP = 2000  # objects of one listing at most (DAGs, runs, task instances): 
 LIST_WITHIN = 10.0  # seconds a listing may take after its first page
 
 
-class Listing(list):  # type: ignore[type-arg]
+class Listing(list[Any]):
     """A bounded listing: the objects fetched, and how many the server has."""
 
     def __init__(self, items: Any = (), *, total: int | None = None, timed_out: bool = False) -> None:
