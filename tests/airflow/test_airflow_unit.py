@@ -58,7 +58,7 @@ class FakeAirflow:
             dags = [{"dag_id": d, "is_paused": False, "tags": []} for d in self.runs]
             total = len(dags) + self.n_extra_dags
             offset, limit = int(request.url.params.get("offset", 0)), int(request.url.params.get("limit", 100))
-            page = [dags[i] if i < len(dags) else {"dag_id": f"zz_{i:06d}", "is_paused": True, "tags": []}
+            page = [dags[i] if i < len(dags) else {"dag_id": f"d_{i:06d}", "is_paused": True, "tags": []}
                     for i in range(offset, min(total, offset + limit))]
             return httpx.Response(200, json={"dags": page, "total_entries": total})
         if parts == ["dags", "~", "dagRuns"]:
@@ -79,7 +79,7 @@ class FakeAirflow:
         if len(parts) == 3 and parts[2] == "dagRuns":
             if parts[1] in self.broken_dags:
                 return httpx.Response(500, json={"detail": "database is locked"})
-            rows = [self._run(parts[1], r) for r in self.runs[parts[1]]]
+            rows = [self._run(parts[1], r) for r in self.runs.get(parts[1], [])]
             return httpx.Response(200, json={"dag_runs": rows, "total_entries": len(rows)})
         if len(parts) == 4 and parts[2] == "dagRuns" and request.method == "PATCH":
             self.failed_runs.add((parts[1], parts[3]))
@@ -287,6 +287,26 @@ async def test_a_50k_dag_listing_is_capped_and_the_step_ends_within_its_deadline
     assert cut.state == "not confirmed" and "of 50,001" in cut.reason
     listed = sum(1 for _, p, _ in fake.calls if p.endswith("/dags"))
     assert listed <= af.KILL_LIST_CAP // 50 + 1  # pages of 50, never 1,000 of them
+
+
+async def test_the_airflow_dags_pane_says_showing_n_of_m(tmp_path, monkeypatch):
+    """A server answering 50,000 DAGs: the pane shows a capped page set with "showing N of M"
+    in its title, fetched in bounded time (the last runs of the first DAGs only)."""
+    monkeypatch.setenv("OPSC_UNIT_USER", "admin")
+    monkeypatch.setenv("OPSC_UNIT_PASS", SECRET)
+    fake = FakeAirflow(runs={"d1": []})
+    fake.n_extra_dags = 50_000
+    ctx = _context(tmp_path)
+    session = ctx.session("airflow")
+    session.client._transport = httpx.MockTransport(fake.handler)
+    try:
+        source = session.sources()[0]
+        items = await asyncio.wait_for(source.fetch(), 30)
+    finally:
+        await ctx.aclose()
+        ctx.close()
+    assert len(items) <= 2000 and source.warning == "showing 2,000 of 50,001"
+    assert sum(1 for _, p, _ in fake.calls if p.endswith("/dagRuns")) <= 300
 
 
 async def test_the_dags_listing_of_the_pane_says_showing_n_of_m():

@@ -10,6 +10,8 @@ the config names, at fire time, and goes only into the Authorization header.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 from collections.abc import Mapping
@@ -27,10 +29,25 @@ def _redact(url: str) -> str:
     return urlunsplit(parts._replace(query="…" if parts.query else "")) if parts.query else url
 
 
+@functools.lru_cache(maxsize=1)
+def _tls() -> Any:
+    """The TLS context (system CAs), built once: building it costs a few hundred ms."""
+    import ssl
+
+    import httpx  # noqa: F401 - imported here too, so that warming up imports it
+
+    return ssl.create_default_context()
+
+
+def warm_up() -> None:
+    """(Blocking.) Import httpx and build the TLS context, so that firing waits for neither."""
+    _tls()
+
+
 async def _call(method: str, url: str, *, headers: Mapping[str, str], body: Any, timeout: float) -> tuple[int, str]:
     import httpx
 
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, verify=_tls()) as client:
         response = await client.request(method, url, headers=dict(headers),
                                         content=None if body is None else json.dumps(body, default=str).encode())
         return response.status_code, response.text[:300]
@@ -76,6 +93,8 @@ def breaker_step(settings: Mapping[str, Any], deadline: float) -> KillStep:
         return f"{method} {shown}: HTTP {status}"
 
     async def targets() -> list[KillObject]:
+        # armed: import httpx now (in a thread), so that firing does not wait for the import
+        await asyncio.to_thread(warm_up)
         return [KillObject("breaker", shown, reason=f"{method}" + (f", token ${token_env}" if token_env else ""))]
 
     return KillStep(name="circuit breaker", kind=BREAKER_KIND,
@@ -108,6 +127,7 @@ def alert_step(url: str, deadline: float) -> KillStep:
         return f"POST {shown}: HTTP {status}"
 
     async def targets() -> list[KillObject]:
+        await asyncio.to_thread(warm_up)
         return [KillObject("webhook", shown, reason="POST the outcome as JSON")]
 
     return KillStep(name="alert webhook", kind=ALERT_KIND,
