@@ -60,6 +60,29 @@ def _check(status: int, text: str, expect: tuple[int, ...] | None) -> None:
         raise RuntimeError(f"HTTP {status} (expected {want}): {text.strip()[:200]}")
 
 
+_HEADERS = {"Content-Type": "application/json", "User-Agent": "opsconsole-killswitch"}
+
+
+async def _send(log: StepLog, kind: str, method: str, url: str, headers: dict[str, str], body: Any,
+                timeout: float, expect: tuple[int, ...] | None) -> str:
+    """One HTTP call as one object of the step: acted → confirmed (the expected answer), failed
+    (another answer: raises), or not confirmed (no answer: it may have acted — unknown)."""
+    shown = _redact(url)
+    log.acted(kind, shown, f"{method} sent")
+    try:
+        status, text = await _call(method, url, headers=headers, body=body, timeout=timeout)
+    except Exception as exc:
+        log.not_confirmed(kind, shown, f"no answer: {type(exc).__name__}: {exc}")
+        return f"{method} {shown}: no answer ({type(exc).__name__})"
+    try:
+        _check(status, text, expect)
+    except RuntimeError as exc:
+        log.failed(kind, shown, str(exc))
+        raise
+    log.confirmed(kind, shown, f"HTTP {status}")
+    return f"{method} {shown}: HTTP {status}"
+
+
 def breaker_step(settings: Mapping[str, Any], deadline: float) -> KillStep:
     """The circuit breaker: one HTTP call (method, URL, optional bearer token from an env var),
     its answer checked (2xx, or the configured `expect_status`)."""
@@ -70,27 +93,15 @@ def breaker_step(settings: Mapping[str, Any], deadline: float) -> KillStep:
     shown = _redact(url)
 
     async def action(log: StepLog) -> str:
-        headers = {"Content-Type": "application/json", "User-Agent": "opsconsole-killswitch"}
+        headers = dict(_HEADERS)
         if token_env:
             token = os.environ.get(str(token_env))
             if not token:
                 log.failed("breaker", shown, f"${token_env} is not set: the call was not made")
                 raise RuntimeError(f"${token_env} is not set: the circuit breaker was NOT called")
             headers["Authorization"] = f"Bearer {token}"
-        log.acted("breaker", shown, f"{method} sent")
-        try:
-            status, text = await _call(method, url, headers=headers, body={"reason": "opsconsole kill-switch"},
-                                       timeout=max(0.5, deadline - 0.5))
-        except Exception as exc:  # no answer: it may have acted, we can't tell → unknown
-            log.not_confirmed("breaker", shown, f"no answer: {type(exc).__name__}: {exc}")
-            return f"{method} {shown}: no answer ({type(exc).__name__})"
-        try:
-            _check(status, text, expect)
-        except RuntimeError as exc:
-            log.failed("breaker", shown, str(exc))
-            raise
-        log.confirmed("breaker", shown, f"HTTP {status}")
-        return f"{method} {shown}: HTTP {status}"
+        return await _send(log, "breaker", method, url, headers, {"reason": "opsconsole kill-switch"},
+                           max(0.5, deadline - 0.5), expect)
 
     async def targets() -> list[KillObject]:
         # armed: import httpx now (in a thread), so that firing does not wait for the import
@@ -110,21 +121,7 @@ def alert_step(url: str, deadline: float) -> KillStep:
 
     async def action(log: StepLog) -> str:
         body = {"event": "opsconsole.killswitch", **(log.outcome or {})}
-        log.acted("webhook", shown, "POST sent")
-        try:
-            status, text = await _call("POST", url, headers={"Content-Type": "application/json",
-                                                             "User-Agent": "opsconsole-killswitch"},
-                                       body=body, timeout=max(0.5, deadline - 0.5))
-        except Exception as exc:  # no answer: it may have arrived, we can't tell → unknown
-            log.not_confirmed("webhook", shown, f"no answer: {type(exc).__name__}: {exc}")
-            return f"POST {shown}: no answer ({type(exc).__name__})"
-        try:
-            _check(status, text, None)
-        except RuntimeError as exc:
-            log.failed("webhook", shown, str(exc))
-            raise
-        log.confirmed("webhook", shown, f"HTTP {status}")
-        return f"POST {shown}: HTTP {status}"
+        return await _send(log, "webhook", "POST", url, dict(_HEADERS), body, max(0.5, deadline - 0.5), None)
 
     async def targets() -> list[KillObject]:
         await asyncio.to_thread(warm_up)
