@@ -183,11 +183,11 @@ def test_kill_status_reports_an_interrupted_kill_and_offers_to_fire_again():
               "d / 'killswitch.lock', state_dir=d).fire('victim', kill_id='cut-short'))\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(data)])
     try:
-        for _ in range(400):
-            if (data / "started").exists():
-                break
-            import time
+        import time
 
+        t_end = time.monotonic() + 120  # a loaded CI box starts Python slowly
+        while not (data / "started").exists():
+            assert time.monotonic() < t_end and proc.poll() is None, "the kill did not start"
             time.sleep(0.05)
     finally:
         proc.kill()  # kill -9 mid-kill
