@@ -186,7 +186,8 @@ def test_kill_status_reports_an_interrupted_kill_and_offers_to_fire_again():
         import time
 
         t_end = time.monotonic() + 120  # a loaded CI box starts Python slowly
-        while not (data / "started").exists():
+        # mid-kill: its step runs and its marker is written (beside the steps, never before them)
+        while not ((data / "started").exists() and (data / "kill-inprogress.json").exists()):
             assert time.monotonic() < t_end and proc.poll() is None, "the kill did not start"
             time.sleep(0.05)
     finally:

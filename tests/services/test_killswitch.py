@@ -706,7 +706,8 @@ async def test_a_kill_interrupted_by_kill_9_is_reported_and_the_next_fire_notes_
     data.mkdir()
     proc = subprocess.Popen([sys.executable, "-c", HANG_FIRE, str(data)])
     try:
-        await until(lambda: (data / "step-started").exists(), what="the step to start")
+        await until(lambda: (data / "step-started").exists() and (data / "kill-inprogress.json").exists(),
+                    what="the step to start and the marker to be written")
         status = halt_status(data, lambda: Ledger(data / "ledger.sqlite3"))
         assert [m["kill_id"] for m in status["in_progress"]] == ["interrupted-1"] and not status["interrupted"]
     finally:
