@@ -122,9 +122,6 @@ class KillReport:
                 "steps": [r.as_dict() for r in self.results]}
 
 
-LedgerSource = "Ledger | Callable[[], Ledger] | None"
-
-
 class _Recorder:
     """Writes audit rows (and the latch row) into the ledger from one worker thread at a time,
     never in the way of a step. What the ledger does not take goes to the journal."""
@@ -193,8 +190,10 @@ class _Recorder:
                                  detail=row.get("detail"), elapsed=row.get("elapsed"), objects=row.get("objects"),
                                  uid=row["uid"], ts=row["ts"])
             except Exception as exc:
-                what = "halt latch row" if row.get("event") == "latch" else f"audit {row.get('event')}"
-                self._report.errors.append(f"{what} not written to the ledger: {_describe(exc)}")
+                what = "halt latch row" if row.get("event") == "latch" else "audit rows"
+                message = f"{what} not written to the ledger: {_describe(exc)}"
+                if message not in self._report.errors:  # once, not once per row
+                    self._report.errors.append(message)
                 failed.append(row)
         if failed:
             self._journal(failed)
