@@ -267,4 +267,5 @@ class OpsConsole(ActionPath, App):
         self._kill_task = asyncio.create_task(_run())
         self._kill_task.add_done_callback(self._kill_done)
         self.halted = True
-        self.push_screen(results)
+        # drawn after the steps are dispatched: the kill goes first, then the screen
+        self.call_later(self.push_screen, results)

@@ -318,7 +318,10 @@ class KillSwitch:
             lock_timeout = max((s.deadline * (1 + max(0, s.retries)) for s in self.steps), default=0) + 30.0
         lock_note = ""
         try:
-            await asyncio.wait_for(lock.acquire(), timeout=lock_timeout)
+            # free (the usual case): taken at once, without yielding, so the steps are
+            # dispatched before anything else gets the loop (the UI drawing the results)
+            if not lock.try_acquire():
+                await asyncio.wait_for(lock.acquire(), timeout=lock_timeout)
         except TimeoutError:
             # The holder is hung (stopped, stuck in a syscall): stopping things matters more
             # than not overlapping with it.

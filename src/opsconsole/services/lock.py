@@ -27,6 +27,24 @@ class FileLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def try_acquire(self) -> bool:
+        """Take the lock now if nobody holds it (no thread, no wait); False otherwise. An
+        unusable lock file raises OSError."""
+        if self._fd is not None:
+            raise RuntimeError(f"{self.path} is already held by this FileLock")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._took(fd)
+        return True
+
     async def acquire(self) -> None:
         if self._fd is not None:
             raise RuntimeError(f"{self.path} is already held by this FileLock")
