@@ -15,6 +15,8 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(home / "data" / "opsconsole"))
+    # where the kill-switch's latch/journal go when the data dir is unusable (services/halt.py)
+    monkeypatch.setenv("OPSCONSOLE_FALLBACK_DIR", str(home / "fallback"))
     yield home
 
 

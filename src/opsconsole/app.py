@@ -52,6 +52,10 @@ class OpsConsole(ActionPath, App):
         self.env_colour = "#d70000" if context.profile.production else "#3b82c4"
         self._kill_results: KillResultsScreen | None = None
         self._kill_task: asyncio.Task | None = None
+        self._kill_report = None
+        self._offered_rerun = False
+        self.kill_status: dict = {}
+        self.kill_notice = ""
 
     # --- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -80,14 +84,48 @@ class OpsConsole(ActionPath, App):
         self.run_worker(self._refresh_halt(), group="halt", exclusive=True)
 
     async def _refresh_halt(self) -> None:
-        latch = await asyncio.to_thread(self.context.ledger.halt_latch)
-        self.latch = latch
-        self.halted = latch is not None
+        """The latch from the HALTED file and the ledger (a broken ledger never hides it), and
+        what the header must say besides: an interrupted kill, audit rows the ledger could not
+        take, a ledger that does not open, a latch the last kill could not set."""
+        from opsconsole.services.killswitch import halt_status
+
+        context = self.context
+        try:
+            status = await asyncio.to_thread(halt_status, context.data_dir, lambda: context.ledger)
+        except Exception as exc:  # noqa: BLE001 - the header says it rather than the app dying
+            status = {"halted": False, "latch": None, "ledger": f"unusable: {exc}", "interrupted": [],
+                      "in_progress": [], "journal_rows": 0}
+        self.kill_status = status
+        self.latch = status["latch"]
+        self.halted = bool(status["halted"])
+        notes = []
+        if status["interrupted"]:
+            notes.append("KILL INTERRUPTED")
+        if self._kill_report is not None and not self._kill_report.latch_set and not self.halted:
+            notes.append("LATCH NOT SET")
+        if status["ledger"] != "ok":
+            notes.append("LEDGER BROKEN")
+        if status["journal_rows"]:
+            notes.append(f"AUDIT NOT IN LEDGER ({status['journal_rows']})")
+        self.kill_notice = " · ".join(notes)
         from opsconsole.ui.widgets.header import OpsHeader
 
         for screen in self.screen_stack:
             for header in screen.query(OpsHeader):
                 header.halted = self.halted
+                header.notice = self.kill_notice
+        if status["interrupted"] and not self._offered_rerun:
+            self._offered_rerun = True
+            self._offer_rerun(status["interrupted"][0])
+
+    def _offer_rerun(self, marker: dict) -> None:
+        """A kill was interrupted (the app died mid-kill): offer to run the plan again."""
+        note = (f"The kill {marker.get('kill_id')} fired at {marker.get('started_at')} by {marker.get('by')} was "
+                f"INTERRUPTED (its process died mid-kill): its steps may not have run. Fire the plan again?")
+        self.notify(note, title="KILL-SWITCH", severity="error", timeout=30, markup=False)
+        if isinstance(self.screen, (KillSwitchModal, KillResultsScreen)):
+            return
+        self.action_arm_killswitch(notice=note)
 
     # --- quitting ---------------------------------------------------------------------------
     async def action_quit(self) -> None:
@@ -180,7 +218,7 @@ class OpsConsole(ActionPath, App):
         self.run_worker(_clone(), group="clone")
 
     # --- the kill-switch ---------------------------------------------------------------------------
-    def action_arm_killswitch(self) -> None:
+    def action_arm_killswitch(self, notice: str = "") -> None:
         if isinstance(self.screen, KillSwitchModal):
             self.screen.action_fire()  # the same key again fires
             return
@@ -203,7 +241,8 @@ class OpsConsole(ActionPath, App):
             else:
                 self.notify("kill-switch cancelled")
 
-        self.push_screen(KillSwitchModal(ks.plan(), profile.name, profile.environment), callback=_armed)
+        self.push_screen(KillSwitchModal(ks.plan(), profile.name, profile.environment, targets=ks.targets,
+                                         notice=notice), callback=_armed)
 
     def _kill_done(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -218,10 +257,15 @@ class OpsConsole(ActionPath, App):
 
         async def _run() -> None:
             report = await ks.fire(by=f"{getpass.getuser()}@opsconsole", on_update=results.update_result)
+            self._kill_report = report
             results.finish(report)
             await self._refresh_halt()
+            if not report.recorded or not report.latch_set:
+                self.notify("the kill-switch could not record everything: see the results (ctrl+p → "
+                            "Kill-switch: results)", title="KILL-SWITCH", severity="error", timeout=30, markup=False)
 
         self._kill_task = asyncio.create_task(_run())
         self._kill_task.add_done_callback(self._kill_done)
         self.halted = True
-        self.push_screen(results)
+        # drawn after the steps are dispatched: the kill goes first, then the screen
+        self.call_later(self.push_screen, results)

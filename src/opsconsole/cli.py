@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     kill.add_argument("--dry-run", action="store_true", help="print the plan and do nothing at all")
     kill.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     kill.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
+    kill.add_argument("--status", action="store_true",
+                      help="print the HALTED latch, interrupted kills and unrecorded audit rows; fire nothing")
 
     sub.add_parser("release", help="release the HALTED latch set by the kill-switch").add_argument(
         "--yes", action="store_true", help="do not ask for confirmation")
@@ -129,49 +131,130 @@ def _confirm(prompt: str, expected: str) -> bool:
 
 
 async def _kill(context, args) -> int:
+    """Fire the kill-switch headless. Exit codes: 0 every step ok, the latch set and everything
+    recorded; 1 a step failed or ended unknown, or the latch could not be set (or cancelled);
+    2 refused (read-only profile); 3 every step ok but recording failed (the audit is in the
+    fallback journal, or lost: the output says which)."""
     from opsconsole.domain import policy
 
     profile = context.profile
     reason = policy.refusal(policy.KILLSWITCH, profile=profile.name, readonly=profile.readonly)
     if reason:
+        if args.json:
+            print(json.dumps({"profile": profile.name, "fired": False, "refused": reason}, indent=2))
         print(f"refused: {reason}", file=sys.stderr)
         return 2
     ks = context.killswitch()
-    plan = ks.dry_run() if args.dry_run else ks.plan()
-    if args.dry_run or not args.json:
-        _print_plan(plan, profile, args.json)
+    if args.status:
+        return _kill_status(ks, profile, args.json)
+    plan = ks.plan()
     if args.dry_run:
+        _print_plan(plan, profile, args.json, await ks.targets())
         return 0
-    if not args.yes and not _confirm(f"FIRE the kill-switch of {profile.name} [{profile.environment}]?", profile.name):
-        print("cancelled", file=sys.stderr)
-        return 1
+    if not args.json:
+        _print_plan(plan, profile, False, None)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            why = "no terminal to confirm on; pass --yes"
+            if args.json:
+                print(json.dumps({"profile": profile.name, "fired": False, "refused": why,
+                                  "steps": [_step_json(s) for s in plan]}, indent=2))
+            print(f"refusing: {why}", file=sys.stderr)
+            return 1
+        if not _confirm(f"FIRE the kill-switch of {profile.name} [{profile.environment}]?", profile.name):
+            print("cancelled", file=sys.stderr)
+            return 1
 
     def _progress(result) -> None:
-        if not args.json and result.outcome not in ("pending", "running"):
-            print(f"  {result.name:<24} {result.outcome:<8} {result.elapsed or 0:6.2f}s  {result.detail or ''}")
+        if args.json or result.outcome in ("pending", "running", "stopping"):
+            return
+        print(f"  {result.name:<24} {result.outcome:<8} {result.elapsed or 0:6.2f}s  {result.detail or ''}", flush=True)
+        for obj in result.log.objects:
+            why = f" — {obj.reason}" if obj.reason else ""
+            print(f"      {obj.kind} {obj.ident}: {obj.state}{why}", flush=True)
 
     report = await ks.fire(by=f"{getpass.getuser()}@opsconsole-cli", on_update=_progress)
+    code = 0 if report.ok and report.recorded else (1 if not report.ok else 3)
     if args.json:
-        print(json.dumps({
-            "kill_id": report.kill_id, "ok": report.ok, "profile": profile.name,
-            "steps": [{"name": r.name, "kind": r.kind, "outcome": r.outcome, "elapsed": r.elapsed,
-                       "detail": r.detail} for r in report.results]}, indent=2))
+        print(json.dumps({"profile": profile.name, "fired": True, "exit_code": code, **report.as_dict()}, indent=2))
+        return code
+    if report.latch_set:
+        print(f"HALTED is set ({', '.join(report.latch_where)}): launches are refused until `opsconsole release`.")
     else:
-        print("HALTED: launches are refused until `opsconsole release`." if report.ok else
-              "NOT all steps ended ok: check the failed/unknown ones by hand. HALTED is set.")
-    return 0 if report.ok else 1
+        print("HALTED could NOT be set: launches are NOT blocked. Stop launches by hand.")
+    for error in report.errors:
+        print(f"  ! {error}")
+    for result in report.results:
+        if result.record_error:
+            print(f"  ! {result.name}: {result.record_error}")
+    if report.journal:
+        print(f"  audit rows kept in {report.journal}: replayed into the ledger when it works again")
+    if not report.steps_ok:
+        print("NOT all steps ended ok: check the failed/unknown ones by hand.")
+    elif not report.recorded:
+        print("Every step ended ok, but recording failed (see above).")
+    return code
 
 
-def _print_plan(plan, profile, as_json: bool) -> None:
+def _kill_status(ks, profile, as_json: bool) -> int:
+    """`kill --status`: 0 when all is well (halted or not), 1 when a kill was interrupted, the
+    ledger is unusable or audit rows wait in the journal."""
+    status = ks.status()
+    trouble = bool(status["interrupted"]) or status["ledger"] != "ok" or status["journal_rows"] > 0
+    if as_json:
+        print(json.dumps({"profile": profile.name, **status}, indent=2, default=str))
+        return 1 if trouble else 0
+    latch = status["latch"]
+    if latch:
+        print(f"HALTED since {latch['set_at']} by {latch['by']}: {latch['reason']}")
+    else:
+        print("not halted: launches are allowed")
+    if status["ledger"] != "ok":
+        print(f"ledger: {status['ledger']}")
+    for marker in status["interrupted"]:
+        print(f"INTERRUPTED: the kill {marker.get('kill_id')} fired at {marker.get('started_at')} by {marker.get('by')} "
+              f"never ended (its process {marker.get('pid')} died mid-kill). Run the plan again: "
+              f"opsconsole --profile {profile.name} kill --yes")
+    for marker in status["in_progress"]:
+        print(f"in progress: kill {marker.get('kill_id')} by {marker.get('by')} (pid {marker.get('pid')})")
+    if status["journal_rows"]:
+        print(f"{status['journal_rows']} audit row(s) wait in the journal (the ledger could not take them)")
+    return 1 if trouble else 0
+
+
+def _step_json(step, targets=None) -> dict:
+    out = {"name": step.name, "kind": step.kind, "phase": step.phase, "description": step.description,
+           "deadline": step.deadline, "enabled": step.enabled}
+    if targets is not None:
+        found = targets.get(step.name)
+        if isinstance(found, str):
+            out["targets_note"] = found
+        else:
+            out["targets"] = [o.as_dict() for o in found or []]
+    return out
+
+
+def _print_plan(plan, profile, as_json: bool, targets) -> None:
     if as_json:
         print(json.dumps({"profile": profile.name, "environment": profile.environment, "dry_run": True,
-                          "steps": [{"name": s.name, "kind": s.kind, "description": s.description,
-                                     "deadline": s.deadline, "enabled": s.enabled} for s in plan]}, indent=2))
+                          "steps": [_step_json(s, targets) for s in plan]}, indent=2))
         return
     print(f"kill-switch plan for {profile.name} [{profile.environment}]:")
+    phase = None
     for step in plan:
+        if step.phase != phase:
+            phase = step.phase
+            print(f" {phase}:")
         state = "" if step.enabled else " (disabled)"
         print(f"  {step.name:<24} {step.kind:<10} deadline {step.deadline:g}s  {step.description}{state}")
+        found = (targets or {}).get(step.name)
+        if isinstance(found, str):
+            print(f"      ({found})")
+        elif found is not None:
+            for obj in found or []:
+                print(f"      {obj.kind} {obj.ident}" + (f"  {obj.reason}" if obj.reason else ""))
+            if not found:
+                print("      nothing to stop now")
 
 
 def _release(context, args) -> int:
@@ -182,22 +265,28 @@ def _release(context, args) -> int:
     if reason:
         print(f"refused: {reason}", file=sys.stderr)
         return 2
-    latch = context.ledger.halt_latch()
+    ks = context.killswitch()
+    status = ks.status()
+    latch = status["latch"]
     if latch is None:
         print("not halted: nothing to release")
         return 0
+    if status["ledger"] != "ok":
+        print(f"cannot release: the ledger is {status['ledger']} — a release must be audited; move the "
+              f"broken ledger aside first. HALTED stays set.", file=sys.stderr)
+        return 2
     from opsconsole.domain.actions import ActionCall
     from opsconsole.services.actions import RELEASE
 
     async def run(_) -> str:
-        context.killswitch().release(f"{getpass.getuser()}@opsconsole-cli")
+        await asyncio.to_thread(ks.release, f"{getpass.getuser()}@opsconsole-cli")
         return "released: launches are allowed again"
 
     async def confirm(call) -> bool:
-        return args.yes or _confirm(f"Release the HALTED latch of {profile.name} (set by {latch.by})?", profile.name)
+        return args.yes or _confirm(f"Release the HALTED latch of {profile.name} (set by {latch['by']})?", profile.name)
 
-    call = ActionCall(RELEASE, "release the HALTED latch", f"set by {latch.by}: {latch.reason}", ["halt latch"], run,
-                      label="release")
+    call = ActionCall(RELEASE, "release the HALTED latch", f"set by {latch['by']}: {latch['reason']}", ["halt latch"],
+                      run, label="release")
     outcome = asyncio.run(_runner(context).run(call, confirm=confirm))
     if outcome.outcome == "cancelled":
         print("cancelled", file=sys.stderr)

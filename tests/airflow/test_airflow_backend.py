@@ -181,9 +181,15 @@ async def test_kill_step_marks_failed_pauses_and_waits_for_processes(server, cli
     rid = run_id("kill")
     await client.trigger(DEMO, {"lines": 100000, "sleep": 0.05}, run_id=rid)
     await running_task(client, DEMO, rid, "emit_lines")
-    detail = await af_kill.stop_everything(client, confirm_within=60)
-    assert f"{DEMO}/{rid}" in detail and "paused: opsconsole_demo, opsconsole_mapped" in detail
-    assert "1 task process(es) stopped" in detail
+    from opsconsole.domain.kill import StepLog
+
+    log = StepLog()
+    await af_kill.stop_everything(client, log, deadline=60)
+    states = {(o.kind, o.ident): o.state for o in log.objects}
+    assert log.verdict() is None, log.objects
+    assert states[("dag run", f"{DEMO}/{rid}")] == "confirmed"
+    assert states[("dag", DEMO)] == states[("dag", MAPPED)] == "confirmed"
+    assert states[("task", f"{DEMO}/{rid}/emit_lines try 1")] == "confirmed"
     assert (await client.get_run(DEMO, rid)).state is State.FAILED
     assert all(d.is_paused for d in await client.list_dags())
     await _unpause(client, DEMO, MAPPED)

@@ -15,6 +15,7 @@ import pytest
 from opsconsole.backends.airflow.client import AirflowClient, AirflowError, AirflowSettings, redact_url
 from opsconsole.backends.airflow import kill as af
 from opsconsole.backends.airflow.logs import DONE, AirflowLogSpool
+from opsconsole.domain.kill import StepLog
 
 SECRET = "s3cr3t-Pa55"
 
@@ -31,6 +32,9 @@ class FakeAirflow:
         self.calls: list[tuple[str, str, dict]] = []
         self.auth: list[str] = []
         self.log = b'{"timestamp": "2025-01-01T00:00:00Z", "level": "info", "event": "hello"}\n'
+        self.n_extra_dags = 0  # paused DAGs beyond `runs` (a huge server: 50,000)
+        self.failed_runs: set[tuple[str, str]] = set()
+        self.ti_stays_running: set[str] = set()  # run ids whose task never reports ended
 
     @property
     def prefix(self) -> str:
@@ -52,15 +56,33 @@ class FakeAirflow:
         parts = path[len(self.prefix):].strip("/").split("/")
         if parts == ["dags"]:
             dags = [{"dag_id": d, "is_paused": False, "tags": []} for d in self.runs]
-            return httpx.Response(200, json={"dags": dags, "total_entries": len(dags)})
+            total = len(dags) + self.n_extra_dags
+            offset, limit = int(request.url.params.get("offset", 0)), int(request.url.params.get("limit", 100))
+            page = [dags[i] if i < len(dags) else {"dag_id": f"d_{i:06d}", "is_paused": True, "tags": []}
+                    for i in range(offset, min(total, offset + limit))]
+            return httpx.Response(200, json={"dags": page, "total_entries": total})
+        if parts == ["dags", "~", "dagRuns"]:
+            states = request.url.params.get_list("state")
+            rows = [self._run(d, r, "failed" if (d, r) in self.failed_runs else "running")
+                    for d, rs in self.runs.items() if d not in self.broken_dags for r in rs]
+            rows = [r for r in rows if not states or r["state"] in states]
+            if any(d in self.broken_dags for d in self.runs):
+                return httpx.Response(500, json={"detail": "database is locked"})
+            return httpx.Response(200, json={"dag_runs": rows, "total_entries": len(rows)})
+        if len(parts) == 6 and parts[4] == "taskInstances" and request.method == "GET":
+            ended = (parts[1], parts[3]) in self.failed_runs and parts[3] not in self.ti_stays_running
+            return httpx.Response(200, json={"dag_id": parts[1], "dag_run_id": parts[3], "task_id": parts[5],
+                                             "try_number": 1, "state": "failed" if ended else "running",
+                                             "end_date": "2025-01-01T00:00:05Z" if ended else None})
         if len(parts) == 2 and parts[0] == "dags" and request.method == "PATCH":
             return httpx.Response(200, json={"dag_id": parts[1], "is_paused": body["is_paused"]})
         if len(parts) == 3 and parts[2] == "dagRuns":
             if parts[1] in self.broken_dags:
                 return httpx.Response(500, json={"detail": "database is locked"})
-            rows = [self._run(parts[1], r) for r in self.runs[parts[1]]]
+            rows = [self._run(parts[1], r) for r in self.runs.get(parts[1], [])]
             return httpx.Response(200, json={"dag_runs": rows, "total_entries": len(rows)})
         if len(parts) == 4 and parts[2] == "dagRuns" and request.method == "PATCH":
+            self.failed_runs.add((parts[1], parts[3]))
             return httpx.Response(200, json=self._run(parts[1], parts[3], body["state"]))
         if len(parts) == 5 and parts[4] == "taskInstances":
             if parts[3] in self.broken_listings:
@@ -177,32 +199,42 @@ async def test_shared_session_logs_in_and_detects_the_version_once(tmp_path, mon
 
 
 # --- the kill step --------------------------------------------------------------------------------
-async def test_kill_step_ok_when_every_listing_answers():
-    fake = FakeAirflow()
+async def _stop(fake: FakeAirflow, deadline: float = 5.0, **kw) -> tuple[str, StepLog]:
     client = fake.client()
+    log = StepLog()
     try:
-        detail = await af.stop_everything(client, confirm_within=5)
+        detail = await af.stop_everything(client, log, deadline=deadline, **kw)
     finally:
         await client.aclose()
-    assert "marked failed: d1/r1, d1/r2; paused: d1, d2" in detail and "2 task process(es) stopped" in detail
+    return detail, log
+
+
+def _states(log: StepLog) -> dict[tuple[str, str], str]:
+    return {(o.kind, o.ident): o.state for o in log.objects}
+
+
+async def test_kill_step_ok_when_every_listing_answers():
+    fake = FakeAirflow()
+    detail, log = await _stop(fake)
+    assert log.verdict() is None, log.objects
+    states = _states(log)
+    assert states[("dag run", "d1/r1")] == states[("dag run", "d1/r2")] == "confirmed"
+    assert states[("dag", "d1")] == states[("dag", "d2")] == "confirmed"
+    assert states[("task", "d1/r1/work try 1")] == "confirmed"
     assert fake.patched("dagRuns") == ["r1", "r2"] and fake.patched("dags") == ["d1", "d2"]
+    assert not any("/logs/" in p for _, p, _ in fake.calls)  # never the log: state and fields confirm
 
 
 async def test_kill_step_fails_when_a_task_listing_fails_but_still_stops_everything():
     fake = FakeAirflow(broken_listings=("r2",))
-    client = fake.client()
-    try:
-        with pytest.raises(RuntimeError) as info:
-            await af.stop_everything(client, confirm_within=5)
-    finally:
-        await client.aclose()
-    message = str(info.value)
-    assert "d1/r2" in message.split("NOT CONFIRMED")[0].split("task processes of")[1]
-    assert "NOT CONFIRMED" in message and "1 task process(es) stopped" in message
+    _, log = await _stop(fake)
+    assert log.verdict() == "unknown"
+    states = _states(log)
+    assert states[("listing", "d1/r2")] == "not confirmed" and states[("task", "d1/r1/work try 1")] == "confirmed"
     assert fake.patched("dagRuns") == ["r1", "r2"] and fake.patched("dags") == ["d1", "d2"]
 
 
-async def test_kill_step_fails_when_a_listing_hangs_without_delaying_the_stop():
+async def test_kill_step_with_a_hanging_listing_still_stops_within_its_deadline():
     fake = FakeAirflow(runs={"d1": ["r1"]})
     handler = fake.handler
 
@@ -213,23 +245,79 @@ async def test_kill_step_fails_when_a_listing_hangs_without_delaying_the_stop():
 
     client = AirflowClient(AirflowSettings(url="http://airflow.test", username="admin", password=SECRET),
                            transport=httpx.MockTransport(slow))
+    log = StepLog()
     try:
-        with pytest.raises(RuntimeError, match=r"d1/r1 \(timed out\)"):
-            await asyncio.wait_for(af.stop_everything(client, confirm_within=5, list_within=0.2), 10)
+        await asyncio.wait_for(af.stop_everything(client, log, deadline=3, list_within=0.2), 10)
     finally:
         await client.aclose()
+    assert _states(log)[("listing", "d1/r1")] == "not confirmed"
     assert fake.patched("dagRuns") == ["r1"] and fake.patched("dags") == ["d1"]
 
 
-async def test_kill_step_pauses_a_dag_whose_runs_cannot_be_listed():
+async def test_kill_step_pauses_the_dags_when_the_runs_cannot_be_listed():
     fake = FakeAirflow(runs={"d1": ["r1"], "d2": ["r9"]}, broken_dags=("d2",))
+    _, log = await _stop(fake)
+    assert log.verdict() == "failed"
+    assert _states(log)[("listing", "active DAG runs")] == "failed"
+    assert fake.patched("dags") == ["d1", "d2"]
+
+
+async def test_a_task_still_running_at_the_deadline_is_not_confirmed():
+    fake = FakeAirflow(runs={"d1": ["r1"]})
+    fake.ti_stays_running.add("r1")
+    t0 = asyncio.get_running_loop().time()
+    _, log = await _stop(fake, deadline=2.0)
+    assert asyncio.get_running_loop().time() - t0 < 3.0
+    assert _states(log)[("task", "d1/r1/work try 1")] == "not confirmed"
+    assert log.verdict() == "unknown"
+
+
+async def test_a_50k_dag_listing_is_capped_and_the_step_ends_within_its_deadline():
+    """A server answering total_entries = 50,000: the kill lists a capped page set under its own
+    deadline, stops the active runs, and says which DAGs it could not pause."""
+    fake = FakeAirflow(runs={"d1": ["r1"]})
+    fake.n_extra_dags = 50_000
+    t0 = asyncio.get_running_loop().time()
+    _, log = await _stop(fake, deadline=8.0, list_within=2.0)
+    elapsed = asyncio.get_running_loop().time() - t0
+    assert elapsed < 8.0
+    states = _states(log)
+    assert states[("dag run", "d1/r1")] == "confirmed" and states[("dag", "d1")] == "confirmed"
+    cut = next(o for o in log.objects if o.kind == "listing" and o.ident == "DAGs")
+    assert cut.state == "not confirmed" and "of 50,001" in cut.reason
+    listed = sum(1 for _, p, _ in fake.calls if p.endswith("/dags"))
+    assert listed <= af.KILL_LIST_CAP // 50 + 1  # pages of 50, never 1,000 of them
+
+
+async def test_the_airflow_dags_pane_says_showing_n_of_m(tmp_path, monkeypatch):
+    """A server answering 50,000 DAGs: the pane shows a capped page set with "showing N of M"
+    in its title, fetched in bounded time (the last runs of the first DAGs only)."""
+    monkeypatch.setenv("OPSC_UNIT_USER", "admin")
+    monkeypatch.setenv("OPSC_UNIT_PASS", SECRET)
+    fake = FakeAirflow(runs={"d1": []})
+    fake.n_extra_dags = 50_000
+    ctx = _context(tmp_path)
+    session = ctx.session("airflow")
+    session.client._transport = httpx.MockTransport(fake.handler)
+    try:
+        source = session.sources()[0]
+        items = await asyncio.wait_for(source.fetch(), 30)
+    finally:
+        await ctx.aclose()
+        ctx.close()
+    assert len(items) <= 2000 and source.warning == "showing 2,000 of 50,001"
+    assert sum(1 for _, p, _ in fake.calls if p.endswith("/dagRuns")) <= 300
+
+
+async def test_the_dags_listing_of_the_pane_says_showing_n_of_m():
+    fake = FakeAirflow(runs={"d1": []})
+    fake.n_extra_dags = 50_000
     client = fake.client()
     try:
-        with pytest.raises(RuntimeError, match="runs of d2 .* NOT LISTED"):
-            await af.stop_everything(client, confirm_within=5)
+        dags = await client.list_dags()
     finally:
         await client.aclose()
-    assert fake.patched("dagRuns") == ["r1"] and fake.patched("dags") == ["d1", "d2"]
+    assert len(dags) == 2000 and dags.total == 50_001 and dags.note == "showing 2,000 of 50,001"
 
 
 # --- the log spool ------------------------------------------------------------------------------
@@ -261,15 +349,3 @@ async def test_spool_open_that_cannot_write_fails_cleanly(tmp_path):
         assert spool._jobs == {}
     finally:
         await client.aclose()
-
-
-def test_the_kill_confirmation_recognises_airflow_2_after_a_sigkill_escalation():
-    from opsconsole.backends.airflow.kill import _KILLED
-
-    # lines of a real Airflow 2.11 task log whose process ignored SIGTERM and was SIGKILLed
-    sigkill = ("[2026-11-22T02:15:03.691+0000] {process_utils.py:80} INFO - Process psutil.Process(pid=13745, "
-               "name='airflow task runner: opsconsole_demo emit_lines ks_6ccd71c9 13', status='terminated', "
-               "exitcode=<Negsignal.SIGKILL: -9>)")
-    assert _KILLED.search(sigkill)
-    assert _KILLED.search("ERROR - ('Job 13 was killed before it finished (likely due to running out of memory)',")
-    assert not _KILLED.search("INFO - Sending the signal 15 to group 13745")

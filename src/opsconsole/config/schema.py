@@ -3,6 +3,7 @@ keys as errors (a typo must never silently disable a safety setting)."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -73,6 +74,9 @@ class Num(Spec):
         ok_types = (int,) if self.integer else (int, float)
         if isinstance(value, bool) or not isinstance(value, ok_types):
             yield path, f"expected {'an integer' if self.integer else 'a number'}, got {value!r}"
+            return
+        if isinstance(value, float) and not math.isfinite(value):  # nan passes every comparison
+            yield path, f"must be a finite number (got {value})"
             return
         if self.min is not None and value < self.min:
             yield path, f"must be >= {self.min:g} (got {value})"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # The kill-switch's phases, in the order they run. A phase starts when the previous one has
 # ended or passed its deadline; steps inside a phase run concurrently.
@@ -68,6 +69,9 @@ class StepLog:
         self.detail = ""
         self.stopping = False  # progress() was called: acted, waiting for confirmation
         self._on_change = on_change
+        # Given by the engine to the steps of the alert phase: the kill so far as plain data
+        # (kill id, profile, latch, every earlier step with its objects), e.g. for a webhook.
+        self.outcome: dict[str, Any] | None = None
 
     # -- reporting ---------------------------------------------------------------------------
     def progress(self, detail: str) -> None:
@@ -152,6 +156,10 @@ class KillStep:
     phase: str = STOP
     # What the step would stop, listed quickly and boundedly for the modal and --dry-run.
     targets: Callable[[], Awaitable[list[KillObject]]] | None = None
+    # Optional, blocking: write what the step did into the run store (mark runs stopped). The
+    # engine calls it after the step ended, off the critical path, in a worker thread ("stop
+    # first, write later"); an exception is shown as a recording failure, never a step failure.
+    record: Callable[[StepLog], None] | None = None
 
     def __post_init__(self) -> None:
         if self.phase not in PHASES:

@@ -5,6 +5,7 @@ Generic: the backends come from the registry (the ones the profile enables), nev
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,8 @@ from opsconsole.domain.models import utcnow
 
 if TYPE_CHECKING:
     from opsconsole.services.ledger import Ledger
+
+_LEDGER_OPEN = threading.Lock()
 
 
 @dataclass
@@ -37,12 +40,13 @@ class Context:
     @property
     def ledger(self) -> "Ledger":
         """The profile's ledger (opened on first use; migrations run then)."""
-        if self._ledger is None:
-            from opsconsole.services.ledger import Ledger
+        with _LEDGER_OPEN:  # the kill-switch opens it from worker threads, maybe two at once
+            if self._ledger is None:
+                from opsconsole.services.ledger import Ledger
 
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._ledger = Ledger(Ledger.default_path(self.data_dir))
-        return self._ledger
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self._ledger = Ledger(Ledger.default_path(self.data_dir))
+            return self._ledger
 
     @property
     def runs_dir(self) -> Path:
@@ -90,7 +94,10 @@ class Context:
         from opsconsole.services.killplan import build_plan
         from opsconsole.services.killswitch import KillSwitch
 
-        return KillSwitch(self.ledger, build_plan(self), self.data_dir / "killswitch.lock")
+        # the ledger is opened by the engine's recorder, off the critical path: a broken one
+        # never stops a kill (services/killswitch.py)
+        return KillSwitch(lambda: self.ledger, build_plan(self), self.data_dir / "killswitch.lock",
+                          state_dir=self.data_dir, profile=self.profile.name)
 
     def preset_dirs(self) -> list[Path]:
         return paths.search_dirs("presets")

@@ -24,6 +24,7 @@ from typing import Any
 
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State, normalize_state
+from opsconsole.services import halt
 from opsconsole.services.lock import FileLock
 from opsconsole.backends.local.procs import process_start_time
 
@@ -119,8 +120,16 @@ def _v2(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX action_audit_action ON action_audit(action)")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """The kill audit's per-object results (JSON) and a row uid, so that rows journalled while
+    the ledger was unusable are replayed exactly once."""
+    db.execute("ALTER TABLE kill_audit ADD COLUMN objects TEXT")
+    db.execute("ALTER TABLE kill_audit ADD COLUMN uid TEXT")
+    db.execute("CREATE UNIQUE INDEX kill_audit_uid ON kill_audit(uid) WHERE uid IS NOT NULL")
+
+
 # Append only: never edit a released migration, add the next one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -349,6 +358,8 @@ class Ledger:
         was requested for it or the halt latch is set. The local runner calls this right before
         it starts a process, so a kill-switch firing in another process can never be overtaken
         by a run that starts after it."""
+        if halt.read_latch_file(self.path.parent) is not None:  # the latch file wins
+            return False
         cur = self._write(
             """
             UPDATE runs SET state = 'running', attempt = ?, log_path = ?,
@@ -439,6 +450,10 @@ class Ledger:
     # -- halt latch -------------------------------------------------------------------------
 
     def halt_latch(self) -> HaltLatch | None:
+        """The latch: the HALTED file beside the ledger (services/halt.py) or the ledger's row."""
+        latch = halt.read_latch_file(self.path.parent)
+        if latch is not None:
+            return latch
         rows = self._query(
             "SELECT set_at, reason, by FROM halt_latch WHERE released_at IS NULL ORDER BY id LIMIT 1"
         )
@@ -469,10 +484,14 @@ class Ledger:
         return HaltLatch(set_at=_parse_ts(row[0]), reason=row[1], by=row[2])  # type: ignore[arg-type]
 
     def release_halt(self, by: str) -> None:
+        """Release the ledger's latch row and remove the latch file; raises if the file stays."""
         self._write(
             "UPDATE halt_latch SET released_at = ?, released_by = ? WHERE released_at IS NULL",
             (_ts(utcnow()), by),
         )
+        errors = halt.clear_latch_file(self.path.parent)
+        if errors:
+            raise LedgerError(f"the HALTED file could not be removed: {'; '.join(errors)}")
 
     def halt_history(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._query("SELECT * FROM halt_latch ORDER BY id")]
@@ -487,12 +506,34 @@ class Ledger:
         outcome: str | None = None,
         detail: str | None = None,
         elapsed: float | None = None,
+        objects: list[dict[str, str]] | None = None,
+        uid: str | None = None,
+        ts: str | None = None,
     ) -> None:
+        """One kill audit row; ``uid`` makes it idempotent (a journal replay writes it once)."""
         self._write(
-            "INSERT INTO kill_audit (kill_id, ts, event, step, outcome, detail, elapsed) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (kill_id, _ts(utcnow()), event, step, outcome, detail, elapsed),
+            "INSERT OR IGNORE INTO kill_audit (kill_id, ts, event, step, outcome, detail, elapsed, objects, uid) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (kill_id, ts or _ts(utcnow()), event, step, outcome, detail, elapsed,
+             json.dumps(objects) if objects is not None else None, uid),
         )
+
+    def replay_journal(self) -> int:
+        """Write the audit rows journalled while the ledger was unusable (services/halt.py) and
+        drop them from the journal; returns how many were written."""
+        rows = halt.journal_rows(self.path.parent)
+        done: set[str] = set()
+        for row in rows:
+            uid = row.get("uid")
+            if not isinstance(uid, str) or not row.get("kill_id") or not row.get("event"):
+                continue
+            self.audit(str(row["kill_id"]), str(row["event"]), step=row.get("step"), outcome=row.get("outcome"),
+                       detail=row.get("detail"), elapsed=row.get("elapsed"), objects=row.get("objects"),
+                       uid=uid, ts=row.get("ts"))
+            done.add(uid)
+        if done:
+            halt.journal_clear(self.path.parent, done)
+        return len(done)
 
     def audit_action(self, call_id: str, *, who: str, profile: str, action: str, policy: str,
                      objects: Iterable[str], outcome: str, detail: str | None = None) -> None:
@@ -522,7 +563,12 @@ class Ledger:
             rows = self._query("SELECT * FROM kill_audit ORDER BY id")
         else:
             rows = self._query("SELECT * FROM kill_audit WHERE kill_id = ? ORDER BY id", (kill_id,))
-        return [dict(r) for r in rows]
+        out = []
+        for row in rows:
+            d = dict(row)
+            d["objects"] = json.loads(d["objects"]) if d.get("objects") else []
+            out.append(d)
+        return out
 
     # -- recovery (the local backend's reconcile reads these rows) ---------------------------
 

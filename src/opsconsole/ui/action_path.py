@@ -158,7 +158,12 @@ class ActionPath:
             from opsconsole.domain.actions import ActionCall
             from opsconsole.services.actions import RELEASE
 
-            latch = await asyncio.to_thread(self.context.ledger.halt_latch)
+            try:
+                latch = await asyncio.to_thread(self.context.ledger.halt_latch)
+            except Exception as exc:  # noqa: BLE001 - a release must be audited: no ledger, no release
+                self.notify(f"cannot release: the ledger is unusable ({exc}); HALTED stays set",
+                            title="release", severity="error", timeout=15, markup=False)
+                return
             if latch is None:
                 self.notify("not halted: nothing to release")
                 return

@@ -49,6 +49,36 @@ __all__ = [
 
 PAGE = {2: 100, 3: 50}  # page sizes: v1 (Airflow 2) and v2 (Airflow 3) defaults
 PAGE_CONCURRENCY = 4  # pages of a big listing fetched at once after the first
+LIST_CAP = 2000  # objects of one listing at most (DAGs, runs, task instances): "showing N of M"
+LIST_WITHIN = 10.0  # seconds a listing may take after its first page
+
+
+class Listing(list[Any]):
+    """A bounded listing: the objects fetched, and how many the server has."""
+
+    def __init__(self, items: Any = (), *, total: int | None = None, timed_out: bool = False) -> None:
+        super().__init__(items)
+        self.total = len(self) if total is None else max(total, len(self))
+        self.timed_out = timed_out
+
+    @property
+    def complete(self) -> bool:
+        return len(self) >= self.total and not self.timed_out
+
+    @property
+    def note(self) -> str:
+        """"" when complete, else "showing N of M" (and why)."""
+        if self.complete:
+            return ""
+        why = " (listing deadline)" if self.timed_out else ""
+        return f"showing {len(self):,} of {self.total:,}{why}"
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
@@ -263,31 +293,51 @@ class AirflowClient:
         return response.json()
 
     async def _paged(self, path: str, key: str, params: dict[str, Any] | None = None,
-                     limit: int | None = None) -> list[dict[str, Any]]:
-        """Every object of a listing: the first page says the total, the rest come concurrently."""
+                     limit: int | None = None, *, cap: int | None = LIST_CAP,
+                     within: float | None = LIST_WITHIN) -> "Listing":
+        """A listing, bounded: at most ``limit``/``cap`` objects and ``within`` seconds (the
+        first page always; later pages fetched concurrently until the deadline). The result
+        says how many the server has (``total``) and whether it is all of them: a server with
+        10^7 DAGs costs a few pages, never a frozen UI or a kill past its deadline."""
         page = PAGE[await self.major()]
         params = dict(params or {})
-        first = await self._get(path, **params, limit=page, offset=0)
+        t_end = None if within is None else asyncio.get_running_loop().time() + within
+        first = await asyncio.wait_for(self._get(path, **params, limit=page, offset=0), timeout=within)
         items = list(first.get(key) or [])
-        total = int(first.get("total_entries") or len(items))
-        if limit is not None:
-            total = min(total, limit)
-        if len(items) >= total or len(items) < page:
-            return items[:total] if limit is not None else items
+        total = _int(first.get("total_entries"), len(items))
+        want = min(x for x in (total, limit, cap) if x is not None)
+        if len(items) >= want or len(items) < page:
+            return Listing(items[:want], total=max(total, len(items)))
         sem = asyncio.Semaphore(PAGE_CONCURRENCY)
 
         async def one(offset: int) -> list[dict[str, Any]]:
             async with sem:
                 return list((await self._get(path, **params, limit=page, offset=offset)).get(key) or [])
 
-        pages = await asyncio.gather(*(one(off) for off in range(page, total, page)))
-        for chunk in pages:
-            items.extend(chunk)
-        return items[:total] if limit is not None else items
+        offsets = list(range(page, want, page))
+        tasks = [asyncio.create_task(one(off)) for off in offsets]
+        try:
+            timeout = None if t_end is None else max(0.0, t_end - asyncio.get_running_loop().time())
+            await asyncio.wait(tasks, timeout=timeout)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+        timed_out = False
+        for task in tasks:  # in order, up to the first page missing: a listing has no holes
+            if not task.done() or task.cancelled():
+                timed_out = True
+                break
+            exc = task.exception()
+            if exc is not None:
+                raise exc
+            items.extend(task.result())
+        return Listing(items[:want], total=total, timed_out=timed_out)
 
     # --- DAGs ------------------------------------------------------------------------------------
-    async def list_dags(self) -> list[AirflowDag]:
-        """The profile's DAGs: tags filtered by the server, id patterns here; sorted by id."""
+    async def list_dags(self, *, cap: int | None = LIST_CAP, within: float | None = LIST_WITHIN) -> Listing:
+        """The profile's DAGs: tags filtered by the server, id patterns here; sorted by id;
+        bounded (a Listing: ``note`` says "showing N of M")."""
         params: dict[str, Any] = {"order_by": "dag_id"}
         if self.settings.tags:
             params["tags"] = list(self.settings.tags)
@@ -298,8 +348,9 @@ class AirflowClient:
         if len(self.settings.dags) == 1 and not any(c in self.settings.dags[0] for c in "?[]"):
             # one simple pattern: let the server filter (its pattern is SQL LIKE, `%` for `*`)
             params["dag_id_pattern"] = self.settings.dags[0].replace("*", "%")
-        rows = await self._paged("/dags", "dags", params)
-        return [AirflowDag.from_api(d) for d in rows if self.settings.wants(d["dag_id"])]
+        rows = await self._paged("/dags", "dags", params, cap=cap, within=within)
+        dags = [AirflowDag.from_api(d) for d in rows if self.settings.wants(d["dag_id"])]
+        return Listing(dags, total=rows.total - (len(rows) - len(dags)), timed_out=rows.timed_out)
 
     async def get_dag(self, dag_id: str) -> AirflowDag:
         """One DAG with its details (params included)."""
@@ -314,13 +365,14 @@ class AirflowClient:
     async def _run_order(self) -> str:
         return "-run_after" if await self.major() == 3 else "-execution_date"
 
-    async def list_runs(self, dag_id: str, limit: int = 100, states: tuple[str, ...] = ()) -> list[AirflowRun]:
+    async def list_runs(self, dag_id: str, limit: int = 100, states: tuple[str, ...] = (), *,
+                        within: float | None = LIST_WITHIN) -> Listing:
         """The newest `limit` runs of a DAG, newest first (optionally only in `states`)."""
         params: dict[str, Any] = {"order_by": await self._run_order()}
         if states:
             params["state"] = list(states)
-        rows = await self._paged(f"/dags/{_q(dag_id)}/dagRuns", "dag_runs", params, limit=limit)
-        return [AirflowRun.from_api(d) for d in rows]
+        rows = await self._paged(f"/dags/{_q(dag_id)}/dagRuns", "dag_runs", params, limit=limit, within=within)
+        return Listing([AirflowRun.from_api(d) for d in rows], total=rows.total, timed_out=rows.timed_out)
 
     async def last_runs(self, dag_ids: list[str]) -> dict[str, AirflowRun | None]:
         """The latest run of each DAG (one small request per DAG, a few at a time)."""
@@ -366,11 +418,16 @@ class AirflowClient:
                 path += f"/{map_index}"
         return path
 
-    async def list_task_instances(self, dag_id: str, run_id: str) -> list[AirflowTaskInstance]:
-        """Every task instance of a run (all map indexes, latest try each), deduplicated."""
-        params = {"order_by": "id"} if await self.major() == 3 else {}
-        rows = await self._paged(self._ti_path(dag_id, run_id), "task_instances", params)
-        return await asyncio.to_thread(_latest_tis, rows)
+    async def list_task_instances(self, dag_id: str, run_id: str, *, state: tuple[str, ...] = (),
+                                  within: float | None = LIST_WITHIN) -> Listing:
+        """The task instances of a run (all map indexes, latest try each), deduplicated;
+        bounded (a Listing); optionally only those in ``state``."""
+        params: dict[str, Any] = {"order_by": "id"} if await self.major() == 3 else {}
+        if state:
+            params["state"] = list(state)
+        rows = await self._paged(self._ti_path(dag_id, run_id), "task_instances", params, within=within)
+        tis = await asyncio.to_thread(_latest_tis, rows)
+        return Listing(tis, total=rows.total - (len(rows) - len(tis)), timed_out=rows.timed_out)
 
     async def get_task_instance(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> AirflowTaskInstance:
         return AirflowTaskInstance.from_api(await self._get(self._ti_path(dag_id, run_id, task_id, map_index)))

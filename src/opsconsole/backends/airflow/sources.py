@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from opsconsole.logs.ref import LogRef
 
 RUNS_SHOWN = 100
+LAST_RUNS_SHOWN = 300  # DAGs whose last run is looked up (one request each) per refresh
 HISTORY_FETCHES = 16  # earlier-try lookups at once per refresh (their answers are cached)
 
 
@@ -107,8 +108,10 @@ class AirflowDagsSource(_AirflowSource):
     async def fetch(self) -> list[Item]:
         session = self.session
         client = session.client
-        dags = await client.list_dags()
-        last = await client.last_runs([d.dag_id for d in dags])
+        dags = await client.list_dags()  # bounded: a server with 10^7 DAGs shows "showing N of M"
+        self.warning = dags.note or None
+        # the last run of the first DAGs only: one request each
+        last = await client.last_runs([d.dag_id for d in dags[:LAST_RUNS_SHOWN]])
         self.objects = {d.dag_id: d for d in dags}
         session.dags.update(self.objects)
         items = []
@@ -117,7 +120,7 @@ class AirflowDagsSource(_AirflowSource):
             items.append(Item(
                 key=dag.dag_id,
                 state=run.state if run else State.UNKNOWN,
-                cells={"dag": dag.dag_id, "state": "" if run else "no runs",
+                cells={"dag": dag.dag_id, "state": "" if run else ("no runs" if dag.dag_id in last else "not looked up"),
                        "paused": "yes" if dag.is_paused else "", "last_run": run.run_id if run else "",
                        "next_run": _fmt(dag.next_run), "schedule": dag.schedule or "", "tags": ",".join(dag.tags)},
                 created_at=run.queued_at or run.start_date if run else None,
@@ -162,6 +165,7 @@ class AirflowRunsSource(_AirflowSource):
 
     async def fetch(self) -> list[Item]:
         runs = await self.session.client.list_runs(self.dag, limit=RUNS_SHOWN)
+        self.warning = f"newest {runs.note}" if runs.note else None
         self.objects = {r.run_id: r for r in runs}
         return [Item(key=r.run_id, state=r.state,
                      cells={"run": r.run_id, "type": r.run_type or "", "started": _fmt(r.start_date),
@@ -223,6 +227,7 @@ class AirflowTasksSource(_AirflowSource):
 
     async def fetch(self) -> list[Item]:
         tis = await self.session.client.list_task_instances(self.dag, self.run_id)
+        self.warning = tis.note or None
         await self._earlier_tries(tis)
         rows: list[AirflowTaskInstance] = []
         for ti in tis:

@@ -95,7 +95,9 @@ class LocalSession(BackendSession):
     def kill_steps(self) -> list["KillStep"]:
         from opsconsole.backends.local.target import local_kill_step
 
-        step = local_kill_step(self.env.store(), grace=self.settings.grace, deadline=self.env.kill_deadline)
+        # the store as an opener: a broken ledger must not stop the plan from being built
+        step = local_kill_step(self.env.store, grace=self.settings.grace, deadline=self.env.kill_deadline,
+                               runs_dir=self.env.data_dir / "runs")
         step.enabled = bool((self.env.kill_options or {}).get("local", True))
         return [step]
 

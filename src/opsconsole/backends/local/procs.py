@@ -62,3 +62,40 @@ def process_group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def run_processes(runs_dir: Path) -> dict[int, dict[int, int]]:
+    """Live processes of local runs under ``runs_dir``, found by /proc alone (no ledger): every
+    process whose environment carries ``OPSCONSOLE_RUN_ID`` and an ``OPSCONSOLE_RESULT_DIR``
+    inside ``runs_dir`` (the wrapper and everything it started inherit both, whatever happened
+    to the wrapper). Returns run id → {pid: pgid}. Our own process is never listed."""
+    prefixes = {str(Path(runs_dir).absolute()).rstrip("/") + "/", str(Path(runs_dir).resolve()).rstrip("/") + "/"}
+    found: dict[int, dict[int, int]] = {}
+    me = os.getpid()
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        try:
+            raw = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        if b"OPSCONSOLE_RUN_ID=" not in raw:
+            continue
+        env = dict(item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+        result_dir = env.get(b"OPSCONSOLE_RESULT_DIR", b"").decode(errors="replace")
+        try:
+            run_id = int(env.get(b"OPSCONSOLE_RUN_ID", b""))
+        except ValueError:
+            continue
+        if not any((result_dir + "/").startswith(prefix) for prefix in prefixes):
+            continue
+        fields = _proc_stat(pid)
+        if not fields or len(fields) < 3 or fields[0] in ("Z", "X"):
+            continue
+        found.setdefault(run_id, {})[pid] = int(fields[2])
+    return found

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsconsole.backends.local.procs import process_alive
+from opsconsole.backends.local.procs import process_alive, process_group_alive
 from opsconsole.domain.models import RunRecord, utcnow
 from opsconsole.domain.states import State
 
@@ -48,7 +48,8 @@ def reconcile(store: "RunStore") -> list[RunRecord]:
 def settle(row: dict[str, Any]) -> dict[str, Any] | None:
     """The fields that settle one orphaned run, or None while its process still lives."""
     pid = row["pid"]
-    if pid is not None and process_alive(pid, row["proc_start"]):
+    # the wrapper (the group leader) may be gone while its command runs on in its group
+    if pid is not None and (process_alive(pid, row["proc_start"]) or process_group_alive(pid)):
         return None
     stop_requested = bool(row["stop_requested_at"])
     if pid is None and row["state"] == State.QUEUED.value:

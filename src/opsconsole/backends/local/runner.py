@@ -288,7 +288,12 @@ class LocalRunner:
         # A stop requested between the claim and now found no pid to signal: do it ourselves.
         if await asyncio.to_thread(self.ledger.stop_requested, run_id):
             _signal_group(proc.pid, signal.SIGTERM)
-        return await proc.wait()
+        rc = await proc.wait()
+        # The wrapper may have died alone (kill -9 of its pid): its command lives on in the group.
+        # The run is not over (and never recorded stopped) while any process of it runs.
+        while await asyncio.to_thread(process_group_alive, proc.pid):
+            await asyncio.sleep(0.25)
+        return rc
 
     async def _not_started(self, run_id: int, batch: _Batch, attempt: int) -> None:
         """The run may not (re)start: say why, unless someone else already settled it."""

@@ -17,8 +17,10 @@ class OpsScreen(Screen):
                            ctx.clock, self.app.env_colour)
         header.screen_title = self.TITLE_TEXT
         header.halted = self.app.halted
+        header.notice = getattr(self.app, "kill_notice", "")
         self.mount(header)
 
     def on_screen_resume(self) -> None:
         for header in self.query(OpsHeader):
             header.halted = self.app.halted
+            header.notice = getattr(self.app, "kill_notice", "")

@@ -17,6 +17,7 @@ class OpsHeader(Widget):
 
     screen_title: reactive[str] = reactive("Status")
     halted: reactive[bool] = reactive(False)
+    notice: reactive[str] = reactive("")  # the kill-switch's trouble: KILL INTERRUPTED, LEDGER BROKEN…
     now: reactive[str] = reactive("")
 
     def __init__(self, profile: str, environment: str, readonly: bool, production: bool,
@@ -49,6 +50,9 @@ class OpsHeader(Widget):
         if self.halted:
             text.append(" ")
             text.append(" HALTED ", style="bold white on red blink")
+        if self.notice:
+            text.append(" ")
+            text.append(f" {self.notice} ", style="bold black on yellow")
         width = self.size.width or 80
         hint = " ^k KILL " if width >= 100 else ""
         pad = width - text.cell_len - len(self.now) - len(hint) - 2
