@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from opsconsole.config.settings import Profile
     from opsconsole.logs.ref import LogRef
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import SafeNotify, safe_content
 from opsconsole.ui.widgets.log_view import LogView
 
 _GUNZIP_CHUNK = 1 << 20
@@ -49,7 +50,7 @@ def gunzip_to_spool(path: Path, writer: SpoolWriter, stop: threading.Event) -> N
         writer.finish(error)
 
 
-class TailApp(App):
+class TailApp(SafeNotify, App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
@@ -84,7 +85,7 @@ class TailApp(App):
         else:
             with TabbedContent():
                 for n, path in enumerate(self.paths):
-                    with TabPane(path.name, id=f"tab-{n}"):
+                    with TabPane(safe_content(path.name), id=f"tab-{n}"):
                         yield self._view_or_slot(path, n)
         yield Footer()
 

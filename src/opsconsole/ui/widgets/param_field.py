@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from opsconsole.domain.params import Param, ParamError, pairs_text, parse_pairs_text
+from opsconsole.ui.safe import safe_text, visible
 
 _NUMERIC = {"int": "integer", "float": "number"}
 
@@ -55,7 +56,7 @@ class ParamField(Vertical):
         with Horizontal():
             yield Static(self._label(), classes="label")
             if self.swept is not None:
-                yield Input(", ".join(p.to_text(v) for v in self.swept), id="input",
+                yield Input(visible(", ".join(p.to_text(v) for v in self.swept)), id="input",
                             tooltip="sweep: values separated by commas")
             elif p.type in ("flag", "bool"):
                 yield Switch(bool(self.value), id="input")
@@ -63,11 +64,11 @@ class ParamField(Vertical):
                 yield Select([(c, c) for c in p.choices], value=self.value if self.value in p.choices else Select.BLANK,
                              allow_blank=not p.required and p.default is None, id="input", compact=True)
             elif p.type == "config_pairs":
-                yield TextArea(pairs_text(self.value), id="input", soft_wrap=False, show_line_numbers=False)
+                yield TextArea(visible(pairs_text(self.value), keep="\n"), id="input", soft_wrap=False, show_line_numbers=False)
             else:
                 restrict = r"[0-9+\-]*" if p.type == "int" else (r"[0-9+\-.eE]*" if p.type == "float" else None)
-                yield Input(p.to_text(self.value), id="input", restrict=restrict,
-                            placeholder=self.derived or _NUMERIC.get(p.type, p.type))
+                yield Input(visible(p.to_text(self.value)), id="input", restrict=restrict,
+                            placeholder=visible(self.derived or _NUMERIC.get(p.type, p.type)))
         yield Static("", classes="error")
 
     def _label(self) -> Text:
@@ -125,7 +126,7 @@ class ParamField(Vertical):
         self.value = value
         self.error = error
         self.set_class(error is not None, "invalid")
-        self.query_one(".error", Static).update(Text(f"✗ {error}") if error else "")
+        self.query_one(".error", Static).update(safe_text(f"✗ {error}") if error else "")
         self.query_one(".label", Static).update(self._label())
         self.post_message(self.Changed(self))
 
@@ -135,10 +136,10 @@ class ParamField(Vertical):
             return
         self.error = error
         self.set_class(error is not None, "invalid")
-        self.query_one(".error", Static).update(Text(f"✗ {error}") if error else "")
+        self.query_one(".error", Static).update(safe_text(f"✗ {error}") if error else "")
 
     def set_derived(self, derived: str | None) -> None:
         if self.derived != derived and self.param.derive is not None:
             self.derived = derived
             for widget in self.query(Input):
-                widget.placeholder = derived or ""
+                widget.placeholder = visible(derived or "")

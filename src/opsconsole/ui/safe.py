@@ -1,0 +1,47 @@
+"""The UI half of the sanitising boundary (domain/text.py): outside text → a rich `Text`.
+
+Every string opsconsole did not write (a DAG id, a run's conf, a file name, a parameter value,
+an error text from a server) reaches a widget through `safe_text`: it is never parsed as
+Textual/Rich markup (a `[bold]` or `[@click=…]` in a DAG id stays literal) and its control,
+C1 and bidi characters are shown, not sent to the terminal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.style import Style
+from rich.text import Text
+
+from opsconsole.domain.text import visible
+
+if TYPE_CHECKING:
+    from textual.content import Content
+
+__all__ = ["safe_content", "safe_text", "visible"]
+
+
+def safe_text(value: object, style: str | Style = "", *, keep: str = "", no_wrap: bool = False,
+              overflow: str | None = None) -> Text:
+    """`value` as a `Text` with controls made visible and no markup interpreted."""
+    if isinstance(value, Text):  # already built by us (its parts were made safe when built)
+        return value
+    return Text(visible("" if value is None else value, keep=keep), style=style, no_wrap=no_wrap,
+                overflow=overflow)  # type: ignore[arg-type]
+
+
+def safe_content(value: object) -> "Content":
+    """`value` as Textual `Content` (tab labels, titles that take Content): literal, visible."""
+    from textual.content import Content
+
+    return Content(visible("" if value is None else value))
+
+
+class SafeNotify:
+    """App mixin: every toast (from any widget: `Widget.notify` calls the app's) shows its
+    message and title as literal, visible text — error texts quote servers and files."""
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        super().notify(visible(message, keep="\n"), title=visible(title),  # type: ignore[misc]
+                       severity=severity, timeout=timeout, markup=False)
