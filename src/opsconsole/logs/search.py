@@ -1,7 +1,11 @@
 """Searching a log: which lines match, streamed in as the scan proceeds, cancellable.
 
 The scanner is ripgrep when it is installed (it reads a GB in a fraction of a second);
-otherwise a chunked Python scan. Both produce byte offsets of matches, which the line index
+otherwise a chunked Python scan. A regex ripgrep cannot run (lookarounds, backreferences) or
+a search without ripgrep uses the `regex` module in the search thread: it releases the GIL
+while matching and gives up after a time budget per block (RegexTooSlow → `error`), so a
+catastrophic pattern never freezes the UI, and `cancel()` takes effect at the next block.
+Both produce byte offsets of matches, which the line index
 turns into line numbers. Results are a sorted numpy array of line numbers (4 bytes per
 matching line), used for next/previous and as the filter's list of lines to show.
 Lines appended while following are scanned in Python by `Search.extend()`.
@@ -19,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .index import LineIndex
-from .query import Query
+from .query import Query, RegexTooSlow, search_bytes
 
 _CHUNK = 1 << 20  # small enough that read, fold and compare stay in the L2 cache
 _NONE = np.empty(0, dtype=np.int64)
@@ -160,6 +164,8 @@ class Search:
                         self._done.set()
                         break
                 self._scan_appended(pending)
+        except RegexTooSlow as exc:
+            self.error = str(exc)
         except Exception as exc:  # a search must never take the viewer down
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -271,8 +277,8 @@ class Search:
         for pos, limit, buf, _ in self._read_chunks(start, end, False):
             found = []
             i = 0
-            while i < limit:
-                m = self.pattern.search(buf, i, limit)
+            while i < limit and not self._cancel.is_set():
+                m = search_bytes(self.pattern, buf, i, limit)
                 if m is None:
                     break
                 found.append(pos + m.start())
