@@ -213,6 +213,7 @@ async def _launch(context, args) -> int:
     from pathlib import Path
 
     from opsconsole.config.presets import PresetError, parse_preset
+    from opsconsole.config.toml_lines import read_toml_file
     from opsconsole.domain import policy
     from opsconsole.domain.sweeps import describe_point
     from opsconsole.services.catalog import load_catalog
@@ -221,7 +222,7 @@ async def _launch(context, args) -> int:
     catalog = load_catalog(context.preset_dirs())
     try:
         if Path(args.preset).is_file():
-            preset = parse_preset(Path(args.preset).read_text(encoding="utf-8"), Path(args.preset), catalog.kinds)
+            preset = parse_preset(read_toml_file(Path(args.preset), PresetError), Path(args.preset), catalog.kinds)
         else:
             preset = catalog.preset(args.preset)
     except PresetError as exc:

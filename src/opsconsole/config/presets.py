@@ -23,7 +23,7 @@ import tomlkit
 
 from opsconsole.config.schema import AnyValue, List, MapOf, Spec, Str, Table
 from opsconsole.config.settings import backend_tables
-from opsconsole.config.toml_lines import CheckedToml, FileProblems
+from opsconsole.config.toml_lines import CheckedToml, FileProblems, read_toml_file
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import ParamError
 from opsconsole.domain.problems import Problem
@@ -118,7 +118,7 @@ def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[l
             if path.stem in found:
                 continue
             try:
-                found[path.stem] = parse_preset(path.read_text(encoding="utf-8"), path, kinds)
+                found[path.stem] = parse_preset(read_toml_file(path, PresetError), path, kinds)
             except PresetError as exc:
                 problems += exc.problems
             except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem, never a crash
@@ -130,7 +130,7 @@ def save_preset(preset: Preset, values: dict[str, Any], path: Path | None = None
                 sweep: dict[str, list[Any]] | None = None) -> Path:
     """Write `values` (and `sweep`, when given) into the preset's tables, keeping every comment,
     the order and the quoting of what did not change. `path` (save as) writes a copy there."""
-    text = preset.path.read_text(encoding="utf-8")
+    text = read_toml_file(preset.path, PresetError)
     doc = tomlkit.parse(text)
     _update_table(doc, "values", values)
     if sweep is not None:
