@@ -17,7 +17,7 @@ from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
-from opsconsole.ui.safe import SafeNotify, visible
+from opsconsole.ui.safe import CrashReporting, SafeNotify, visible
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
@@ -37,7 +37,7 @@ def _screen_factory(ref: str):
     return make
 
 
-class OpsConsole(SafeNotify, ActionPath, App):
+class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
     TITLE = "opsconsole"
     CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")

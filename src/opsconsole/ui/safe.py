@@ -45,3 +45,24 @@ class SafeNotify:
                timeout: float | None = None, markup: bool = False) -> None:
         super().notify(visible(message, keep="\n"), title=visible(title),  # type: ignore[misc]
                        severity=severity, timeout=timeout, markup=False)
+
+
+class CrashReporting:
+    """App mixin: an unhandled exception ends the app with a non-zero code (Textual's 1) and
+    one line naming a crash report file (services/crash.py) instead of a traceback with locals."""
+
+    crash_report = None
+
+    def _handle_exception(self, error: Exception) -> None:
+        from opsconsole.services.crash import write_crash_report
+
+        self._crash_error = error
+        self.crash_report = write_crash_report(error, type(self).__name__)
+        super()._handle_exception(error)  # type: ignore[misc]
+
+    def _fatal_error(self) -> None:
+        from opsconsole.services.crash import crash_message
+
+        self.bell()  # type: ignore[attr-defined]
+        self._exit_renderables.append(Text(crash_message(self._crash_error, self.crash_report)))  # type: ignore[attr-defined]
+        self._close_messages_no_wait()  # type: ignore[attr-defined]

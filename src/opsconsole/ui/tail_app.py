@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from opsconsole.config.settings import Profile
     from opsconsole.logs.ref import LogRef
 from opsconsole.ui.bindings import bindings
-from opsconsole.ui.safe import SafeNotify, safe_content
+from opsconsole.ui.safe import CrashReporting, SafeNotify, safe_content
 from opsconsole.ui.widgets.log_view import LogView
 
 _GUNZIP_CHUNK = 1 << 20
@@ -50,7 +50,7 @@ def gunzip_to_spool(path: Path, writer: SpoolWriter, stop: threading.Event) -> N
         writer.finish(error)
 
 
-class TailApp(SafeNotify, App):
+class TailApp(CrashReporting, SafeNotify, App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
@@ -169,5 +169,6 @@ def run_tail(paths: list[str], profile: "Profile | None" = None) -> int:
     if not paths or missing:
         print(f"opsconsole tail: no such file: {', '.join(missing) or '(none given)'}", file=sys.stderr)
         return 2
-    TailApp(paths, refs).run()
-    return 0
+    app = TailApp(paths, refs)
+    app.run()
+    return app.return_code or 0
