@@ -9,9 +9,11 @@ event loop); its tab holds an empty slot until the LogView is mounted there.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from opsconsole.logs.source import SpoolWriter
+from opsconsole.logs.source import SpoolWriter, UnsupportedSource, open_regular
 
 if TYPE_CHECKING:
     from opsconsole.config.settings import Profile
@@ -38,14 +40,19 @@ def gunzip_to_spool(path: Path, writer: SpoolWriter, stop: threading.Event) -> N
     """Decompress `path` into `writer` chunk by chunk; marks the spool complete at the end."""
     error = None
     try:
-        with gzip.open(path, "rb") as src:
+        fd, _ = open_regular(path)  # a FIFO or a device named .gz is refused, never blocks
+        with os.fdopen(fd, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as src:
             while not stop.is_set():
                 chunk = src.read(_GUNZIP_CHUNK)
                 if not chunk:
                     break
                 writer.write(chunk)
-    except (OSError, EOFError) as exc:  # truncated or corrupt archive: show what we got
+    except UnsupportedSource as exc:
         error = str(exc)
+    except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt archive: show what we got, and why
+        error = f"{path.name}: not readable as gzip: {exc or type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the view says it
+        error = f"{path.name}: {type(exc).__name__}: {exc}"
     finally:
         writer.finish(error)
 
