@@ -17,7 +17,7 @@ from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
-from opsconsole.ui.safe import CrashReporting, SafeNotify, visible
+from opsconsole.ui.safe import CrashReporting, SafeNotify, palette_text
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
@@ -163,8 +163,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         pane = self._focused_pane(screen)
         if pane is not None:
             for action in pane.source.actions:
-                yield SystemCommand(visible(f"{pane.source.title}: {action.label}"),
-                                    visible(action.description or f"{action.label} the selected item"),
+                yield SystemCommand(palette_text(f"{pane.source.title}: {action.label}"),
+                                    palette_text(action.description or f"{action.label} the selected item"),
                                     lambda a=action.id, p=pane: p.action_pane_action(a))
         yield SystemCommand("Keys: help", "Every key binding", self.action_help)
 

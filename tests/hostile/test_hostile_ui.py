@@ -58,3 +58,108 @@ async def test_ctrl_k_arms_within_half_a_second_while_a_catastrophic_search_runs
         assert search.wait(5)
         if pattern == CATASTROPHIC[1]:
             assert running, "the catastrophic search should still have been running when ctrl+k was pressed"
+
+
+# --- no raw control character on any rendered screen ---------------------------------------
+
+from hostile_corpus import HOSTILE, raw_in  # noqa: E402
+
+from opsconsole.backends import registry  # noqa: E402
+from opsconsole.ui.screens.describe import DescribeScreen  # noqa: E402
+from opsconsole.ui.screens.launch import LaunchScreen  # noqa: E402
+from opsconsole.ui.widgets.param_field import ParamField  # noqa: E402
+from opsconsole.ui.widgets.source_pane import SourcePane  # noqa: E402
+
+HOSTILE_NAME = "run\x1b]0;PWNED\x07\u202e\x9bgol.log"  # a file name: anything but NUL and /
+
+
+def screen_text(app) -> str:
+    """Every character of the current screen as the compositor renders it for the terminal."""
+    update = app.screen._compositor.render_full_update()
+    return "".join(segment.text for strip in update.strips for segment in strip)
+
+
+def assert_clean(app, where: str) -> str:
+    text = screen_text(app)
+    assert raw_in(text) == [], f"{where}: raw {raw_in(text)!r} on screen"
+    return text
+
+
+@pytest.fixture
+def hostile_backend():
+    registry.register("hostile", "hostile_backend")
+    yield
+    registry.unregister("hostile")
+
+
+async def test_a_hostile_dag_id_conf_and_error_never_reach_the_terminal_raw(hostile_backend, make_app):
+    app = make_app('[profiles.t]\nenvironment = "TEST"\n[profiles.t.hostile]\n', profile="t")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query("#pane-hostile")
+                       and app.screen.query_one("#pane-hostile", SourcePane).items)
+        pane = app.screen.query_one("#pane-hostile", SourcePane)
+        await pilot.pause()
+        text = assert_clean(app, "status")
+        assert "dag␛]0;PWNED␇" in text and "strategy=␛]0;PWNED␇" in text  # shown, visibly
+        # describe (the JSON of the run, with its conf)
+        pane.table.focus()
+        pane.action_describe()
+        await wait_for(pilot, lambda: isinstance(app.screen, DescribeScreen))
+        await pilot.pause()
+        text = assert_clean(app, "describe")
+        assert "strategy" in text and "[bold red]x[/]" in text  # markup from a server: literal
+        app.screen.dismiss()
+        await wait_for(pilot, lambda: not isinstance(app.screen, DescribeScreen))
+        # a server error quoted in a toast
+        pane.action_pane_action("hostile.poke")
+        await wait_for(pilot, lambda: any("server said" in n.message for n in app._notifications))
+        await pilot.pause(0.2)
+        assert_clean(app, "toast")
+        # the command palette lists the pane's (hostile) action labels
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Poke")
+        await wait_for(pilot, lambda: "Poke ␛]0;PWNED␇" in screen_text(app))
+        await pilot.pause(0.3)
+        assert_clean(app, "palette")
+
+
+async def test_a_hostile_file_name_and_log_lines_never_reach_the_terminal_raw(make_app, tmp_path):
+    log = tmp_path / HOSTILE_NAME
+    log.write_text("".join(f"INFO line {i} {HOSTILE}\n" for i in range(50)))
+    app = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        app.open_log(str(log))
+        await wait_for(pilot, lambda: app.screen.query(LogView) and app.screen.query_one(LogView).line_count >= 50)
+        await pilot.pause()
+        text = assert_clean(app, "logs")
+        assert "run␛]0;PWNED␇" in text  # the tab label and the status line show the name, visibly
+
+
+async def test_tail_of_a_hostile_file_name_shows_it_visibly(tmp_path):
+    from opsconsole.ui.tail_app import TailApp
+
+    a, b = tmp_path / HOSTILE_NAME, tmp_path / "plain.log"
+    a.write_text(f"{HOSTILE}\n")
+    b.write_text("ok\n")
+    app = TailApp([str(a), str(b)])
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: all(v.line_count for v in app.query(LogView)))
+        await pilot.pause()
+        assert "run␛]0;PWNED␇" in assert_clean(app, "tail")
+
+
+async def test_a_hostile_parameter_cloned_into_the_launch_form_is_shown_not_sent(make_app):
+    app = make_app()
+    async with app.run_test(size=(200, 50)) as pilot:
+        app.open_in_launch("broker-only-twap", {"log_dir": f"/tmp/{HOSTILE}"})
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.query("#field-log_dir"))
+        screen = app.screen
+        field = screen.query_one("#field-log_dir", ParamField)
+        await wait_for(pilot, lambda: field.error is not None or (screen.plan is not None and "log_dir" in screen.plan.errors))
+        await pilot.pause()
+        assert_clean(app, "launch form and preview")
+        assert "control character" in (field.error or screen.plan.errors.get("log_dir", ""))
+        runs = app.context.ledger.list_runs()
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.3)
+        assert app.context.ledger.list_runs() == runs  # refused: nothing launched

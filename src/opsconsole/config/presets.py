@@ -15,6 +15,7 @@ comments, order and quoting. Every problem names file, line, key and reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -127,6 +128,25 @@ def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[l
             except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem, never a crash
                 problems.append(Problem(str(path), 1, "(file)", f"{type(exc).__name__}: {exc}"))
     return list(found.values()), problems
+
+
+_PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def preset_file(directory: Path, name: str) -> Path:
+    """The file of a preset called `name` in `directory` (save as). ValueError with the reason
+    for a name that is not a plain file name: `../x`, `a/b`, a leading dot, controls, over
+    100 characters — a saved preset always lands inside `directory`."""
+    from opsconsole.domain.text import visible
+
+    stem = name.strip().removesuffix(".toml")
+    if not _PRESET_NAME.fullmatch(stem):
+        raise ValueError(f"{visible(name)!r} is not a preset name: use letters, digits, '.', '_' and '-' "
+                         "(at most 100, starting with a letter or digit; no '/' or '..')")
+    path = directory / f"{stem}.toml"
+    if path.resolve().parent != directory.resolve():  # a symlink planted in the directory
+        raise ValueError(f"{path} resolves outside {directory}")
+    return path
 
 
 def save_preset(preset: Preset, values: dict[str, Any], path: Path | None = None,

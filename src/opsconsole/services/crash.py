@@ -32,6 +32,9 @@ def write_crash_report(exc: BaseException, where: str = "") -> Path | None:
         text = (f"opsconsole {__version__} crash report, {now:%Y-%m-%d %H:%M:%S} UTC\n"
                 f"where: {where or '-'}\npython: {sys.version.split()[0]}\n\n"
                 + "".join(traceback.format_exception(exc)))
+        inner = getattr(exc, "error", None)  # a Textual WorkerFailed wraps the worker's exception
+        if isinstance(inner, BaseException):
+            text += "\nthe worker's exception:\n" + "".join(traceback.format_exception(inner))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
             out.write(text)

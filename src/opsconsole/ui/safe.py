@@ -37,6 +37,14 @@ def safe_content(value: object) -> "Content":
     return Content(visible("" if value is None else value))
 
 
+def palette_text(value: object) -> str:
+    """A command palette title: Textual parses it as markup (its fuzzy highlighter), so the
+    text is made visible and its markup escaped."""
+    from textual.markup import escape
+
+    return escape(visible(value))
+
+
 class SafeNotify:
     """App mixin: every toast (from any widget: `Widget.notify` calls the app's) shows its
     message and title as literal, visible text — error texts quote servers and files."""

@@ -25,6 +25,7 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from opsconsole.logs.source import SpoolWriter, UnsupportedSource, open_regular
+from opsconsole.logs.spool import spool_name
 
 if TYPE_CHECKING:
     from opsconsole.config.settings import Profile
@@ -115,7 +116,7 @@ class TailApp(CrashReporting, SafeNotify, App):
         for n, path in packed:
             if self._stop.is_set():
                 return
-            spool = Path(spool_dir.name) / f"{n}-{path.stem}"
+            spool = Path(spool_dir.name) / spool_name(f"{n}-{path.stem}")  # any name: hashed, bounded, inside
             try:
                 writer = SpoolWriter(spool)
             except OSError as exc:

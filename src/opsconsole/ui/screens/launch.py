@@ -245,20 +245,46 @@ class LaunchScreen(OpsScreen):
             self.app.copy_to_clipboard(self.plan.first.shell)
             self.notify("command line copied")
 
+    def _save_refused(self) -> bool:
+        """Presets are shared by every profile: a read-only profile saves none."""
+        from opsconsole.domain import policy
+
+        profile = self.app.context.profile
+        reason = policy.refusal(policy.CHANGE, profile=profile.name, readonly=profile.readonly,
+                                label="save a preset (presets are shared by every profile)")
+        if reason:
+            self.notify(reason, title="not saved", severity="error")
+        return reason is not None
+
     def action_save(self) -> None:
-        self._save(None)
+        if not self._save_refused():
+            self._save(None)
 
     def action_save_as(self) -> None:
         from opsconsole.ui.screens.line_prompt import LinePrompt
 
-        if self.preset is None:
+        if self.preset is None or self._save_refused():
             return
 
         def _chosen(name: str | None) -> None:
-            if name:
-                from opsconsole.config import paths
+            if not name:
+                return
+            from opsconsole.config import paths
+            from opsconsole.config.presets import preset_file
 
-                self._save(paths.config_dir() / "presets" / f"{name.removesuffix('.toml')}.toml")
+            try:  # a plain name, always inside the presets dir
+                path = preset_file(paths.config_dir() / "presets", name)
+            except ValueError as exc:
+                self.notify(str(exc), title="not saved", severity="error")
+                return
+            if not path.exists():
+                self._save(path)
+                return
+            from opsconsole.ui.screens.confirm import ConfirmScreen
+
+            self.app.push_screen(ConfirmScreen(f"Overwrite preset {path.stem}?", f"{path} exists: its values and "
+                                               "sweep are replaced by this form's.", confirm_label="Overwrite"),
+                                 lambda ok: self._save(path) if ok else self.notify("not saved"))
 
         self.app.push_screen(LinePrompt("Save preset as (a name; saved in your presets dir):",
                                         f"{self.preset.name}-copy"), _chosen)

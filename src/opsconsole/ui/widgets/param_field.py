@@ -49,6 +49,9 @@ class ParamField(Vertical):
         self.swept = swept
         self.derived = derived
         self.error: str | None = None
+        # a value from outside (a cloned run) holding control characters: the input shows it
+        # made visible, which is not the value; it stays an error until the text is edited
+        self._shown_visible: str | None = None
 
     # --- compose ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -67,7 +70,10 @@ class ParamField(Vertical):
                 yield TextArea(visible(pairs_text(self.value), keep="\n"), id="input", soft_wrap=False, show_line_numbers=False)
             else:
                 restrict = r"[0-9+\-]*" if p.type == "int" else (r"[0-9+\-.eE]*" if p.type == "float" else None)
-                yield Input(visible(p.to_text(self.value)), id="input", restrict=restrict,
+                text = p.to_text(self.value)
+                if visible(text) != text:
+                    self._shown_visible = visible(text)
+                yield Input(visible(text), id="input", restrict=restrict,
                             placeholder=visible(self.derived or _NUMERIC.get(p.type, p.type)))
         yield Static("", classes="error")
 
@@ -106,6 +112,11 @@ class ParamField(Vertical):
 
     def _parse(self, text: str) -> None:
         p = self.param
+        if self._shown_visible is not None:
+            if text == self._shown_visible:
+                self._set(self.value, "holds control characters (shown as ␛, \\x9b…): retype the value")
+                return
+            self._shown_visible = None
         try:
             if self.swept is not None:
                 parts = [t for t in (x.strip() for x in text.split(",")) if t]
