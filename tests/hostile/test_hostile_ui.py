@@ -163,3 +163,47 @@ async def test_a_hostile_parameter_cloned_into_the_launch_form_is_shown_not_sent
         await pilot.press("ctrl+l")
         await pilot.pause(0.3)
         assert app.context.ledger.list_runs() == runs  # refused: nothing launched
+
+
+async def test_a_100k_point_sweep_is_refused_on_the_launch_screen_without_expanding_it(make_app):
+    import os
+    from pathlib import Path
+
+    presets = Path(os.environ["XDG_CONFIG_HOME"]) / "opsconsole" / "presets"
+    presets.mkdir(parents=True, exist_ok=True)
+    (presets / "huge.toml").write_text(
+        'kind = "local-sample"\ntarget = "local"\n[values]\ninterval = 0.01\n[sweep]\n'
+        f"seed = [{', '.join(map(str, range(1, 1001)))}]\nsteps = [{', '.join(map(str, range(1, 101)))}]\n")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
+        screen = app.screen
+        screen.query_one("#presets").highlighted = [p.name for p in screen.catalog.presets].index("huge")
+        await wait_for(pilot, lambda: screen.plan is not None and screen.plan.preset.name == "huge")
+        assert "100,000 runs is over the cap of 1,000" in screen.plan.errors["sweep"]
+        assert len(screen.plan.points) == 1 and screen.plan.specs == []  # counted, not expanded
+        runs = app.context.ledger.list_runs()
+        await pilot.press("ctrl+l")
+        await pilot.pause(0.3)
+        assert app.context.ledger.list_runs() == runs
+
+
+def test_an_app_crash_exits_non_zero_with_a_report_and_no_traceback(tmp_path, monkeypatch, capfd):
+    from textual.app import App
+
+    from opsconsole.ui.safe import CrashReporting
+
+    monkeypatch.setenv("OPSCONSOLE_DATA_DIR", str(tmp_path / "state"))
+
+    class Boom(CrashReporting, App):
+        def on_mount(self) -> None:
+            raise RuntimeError("kaboom")
+
+    app = Boom()
+    app.run(headless=True)
+    err = capfd.readouterr().err
+    assert app.return_code == 1
+    assert app.crash_report is not None and app.crash_report.exists()
+    assert "kaboom" in app.crash_report.read_text() and "Traceback" in app.crash_report.read_text()
+    assert "Traceback" not in err and str(app.crash_report) in err.replace("\n", "")

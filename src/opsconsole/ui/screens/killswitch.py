@@ -10,6 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_text
 
 OUTCOME_STYLES = {
     "pending": "dim", "running": "bold dodger_blue1", "stopping": "bold orange3", "ok": "bold green3",
@@ -137,7 +138,7 @@ class KillResultsScreen(ModalScreen[None]):
         elapsed = result.elapsed
         table.update_cell(result.name, "outcome", Text(result.outcome, style=OUTCOME_STYLES.get(result.outcome, "")))
         table.update_cell(result.name, "time", f"{elapsed:.2f}s" if elapsed is not None else "")
-        table.update_cell(result.name, "detail", (result.detail or "")[:200])
+        table.update_cell(result.name, "detail", safe_text((result.detail or "")[:200]))  # a server's error text
 
     def action_close(self) -> None:
         self.dismiss(None)
