@@ -89,3 +89,28 @@ def test_highlighting_gives_up_on_a_slow_pattern():
     with pytest.raises(RegexTooSlow):
         finditer_text(pattern, CATASTROPHIC_LINE, timeout=0.01)
     assert finditer_text(Query("ok").compile_text(), "ok ok") == [(0, 2), (3, 5)]
+
+
+def test_a_slow_pattern_on_appended_lines_stops_the_search_not_the_following(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSCONSOLE_NO_RG", "1")
+    path = tmp_path / "grow.log"
+    path.write_text("start\n")
+    doc = _indexed(path)
+    try:
+        search = doc.start_search(Query(r"(a|aa)+$", regex=True))
+        assert search.wait(10)
+        with open(path, "a") as out:
+            out.write(CATASTROPHIC_LINE * 300 + "\n" + "after\n")
+        deadline = time.monotonic() + 30
+        while (search.error is None or doc.size < path.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert search.error and "backtracks" in search.error
+        assert doc.error is None  # the document still follows the file
+        with open(path, "a") as out:
+            out.write("more\n")
+        deadline = time.monotonic() + 10
+        while doc.size < path.stat().st_size and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert doc.size == path.stat().st_size
+    finally:
+        doc.close()

@@ -300,7 +300,11 @@ class Search:
             if not self._done.is_set():
                 self._pending_end = max(self._pending_end, new_end)
                 return
-        self._scan_appended(new_end)
+        try:
+            self._scan_appended(new_end)
+        except RegexTooSlow as exc:  # the follow thread calls us: stop searching, never following
+            self.error = str(exc)
+            self._cancel.set()
         self._on_update()
 
     def _scan_appended(self, new_end: int) -> None:
