@@ -99,3 +99,18 @@ def test_a_template_never_checked_still_fails_as_a_field_error_not_a_crash():
                                  Param("out", flag="--out", derive=Derive(template="{x[5]}"))))
     clean, errors = kind.validate({"x": "abc"})
     assert "out" in errors and "IndexError" in errors["out"]
+
+
+def test_control_characters_in_config_strings_are_problems():
+    text = '[profiles.p]\nenvironment = "PROD\\u001b]0;x\\u0007"\n'
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "c.toml")
+    assert [(p.line, p.key) for p in err.value.problems] == [(2, "profiles.p.environment")]
+    assert "U+001B" in str(err.value) and "\x1b" not in str(err.value)
+
+
+def test_a_problem_prints_a_hostile_key_and_file_name_visibly():
+    from opsconsole.domain.problems import Problem
+
+    line = str(Problem("conf\x1b]0;x\x07.toml", 3, "keys.\u202eevil", "bad\x9b"))
+    assert line == "conf␛]0;x␇.toml:3: keys.\\u202eevil — bad\\x9b"
