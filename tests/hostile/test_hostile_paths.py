@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pytest
 from hostile_corpus import NAMES
-from ui_helpers import wait_for, write_fast_preset
+from ui_helpers import open_preset, wait_for, write_fast_preset
 
 from opsconsole.config.presets import preset_file
 from opsconsole.domain.params import Param, ParamError
 from opsconsole.logs.spool import spool_name
 from opsconsole.ui.screens.confirm import ConfirmScreen
-from opsconsole.ui.screens.launch import LaunchScreen
 
 
 @pytest.mark.parametrize("key", NAMES)
@@ -62,13 +61,7 @@ def test_nul_and_escapes_are_refused_by_validation(param):
             param.check([value] if param.type == "list" else value)
 
 
-async def _open(pilot, app, name):
-    await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
-    screen = app.screen
-    screen.query_one("#presets").highlighted = [p.name for p in screen.catalog.presets].index(name)
-    await wait_for(pilot, lambda: screen.preset is not None and screen.preset.name == name and screen.fields)
-    return screen
+_open = open_preset
 
 
 async def _save_as(pilot, app, name):
