@@ -79,7 +79,8 @@ def test_python_engine_search_is_cancellable(slow_log, monkeypatch):
         search = doc.start_search(Query(r"(a|aa)+$", regex=True))
         time.sleep(0.05)
         search.cancel()
-        assert search.wait(3), "cancel did not end the scan within a block's budget"
+        # the budget is CPU time per 64 KB window: on a loaded machine the wall time stretches
+        assert search.wait(10), "cancel did not end the scan within a window's budget"
     finally:
         doc.close()
 

@@ -16,7 +16,8 @@ from typing import Any
 
 MAX_PATTERN = 1000  # characters of a pattern
 MAX_REPEAT = 1000  # the largest {m,n} count
-SCAN_TIMEOUT = 1.0  # seconds one Python-engine search call may take over a 1 MB block
+# The regex module measures its timeout in CPU seconds of the matching thread.
+SCAN_TIMEOUT = 0.25  # CPU seconds one Python-engine search call may take over a ~64 KB window
 HIGHLIGHT_TIMEOUT = 0.02  # seconds to find the matches of one displayed line
 
 
@@ -98,7 +99,7 @@ def search_bytes(pattern: Any, buf: Any, start: int, end: int, timeout: float = 
     try:
         return pattern.search(buf, start, end, concurrent=True, timeout=timeout)
     except TimeoutError:
-        raise RegexTooSlow(f"the pattern took over {timeout:g} s on one block: it backtracks too much "
+        raise RegexTooSlow(f"the pattern took over {timeout:g} s of CPU on 64 KB: it backtracks too much "
                            "(a quantifier inside a quantifier, like (a+)+); simplify it") from None
 
 

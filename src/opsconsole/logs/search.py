@@ -29,6 +29,7 @@ _CHUNK = 1 << 20  # small enough that read, fold and compare stay in the L2 cach
 _NONE = np.empty(0, dtype=np.int64)
 _UINT32_LIMIT = 2**32
 _NOTIFY_EVERY = 0.05
+_REGEX_WINDOW = 64 << 10  # bytes one Python-engine search call covers (then its budget renews)
 
 
 def ripgrep_path() -> str | None:
@@ -274,13 +275,18 @@ class Search:
             self._map(hits.astype(np.int64) + pos) if len(hits) else self._add(_NONE)
 
     def _scan_regex(self, start: int, end: int) -> None:
+        """Each search call covers a line-aligned window of ~64 KB under its own CPU budget, so
+        `cancel()` is noticed between windows and a backtracking pattern is stopped early."""
         for pos, limit, buf, _ in self._read_chunks(start, end, False):
             found = []
             i = 0
             while i < limit and not self._cancel.is_set():
-                m = search_bytes(self.pattern, buf, i, limit)
+                cut = buf.find(b"\n", min(i + _REGEX_WINDOW, limit), limit)
+                stop = limit if cut < 0 else cut + 1
+                m = search_bytes(self.pattern, buf, i, stop)
                 if m is None:
-                    break
+                    i = stop
+                    continue
                 found.append(pos + m.start())
                 # one hit per line is enough: skip to the next line
                 nl = buf.find(b"\n", max(m.start(), m.end() - 1), limit)
