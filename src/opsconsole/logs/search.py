@@ -152,7 +152,6 @@ class Search:
     # -- scanning ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        _background_priority()
         try:
             if self._rg:
                 self._scan_rg()
@@ -322,16 +321,6 @@ class Search:
         start = self.index.line_span(self.index.line_at_offset(max(old - 1, 0)))[0] if old else 0
         self._end = new_end
         self._scan_python(start, new_end)
-
-
-def _background_priority() -> None:
-    """Lower this thread's CPU priority (Linux: niceness is per thread): on a busy machine the
-    UI thread, and the kill-switch key, go before a long scan. ripgrep inherits it."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
-    except (AttributeError, OSError):
-        pass
 
 
 def _rarest_first(sample: np.ndarray, needle: np.ndarray) -> np.ndarray:
