@@ -26,3 +26,15 @@ async def wait_for(pilot, predicate, timeout: float = 30.0, step: float = 0.05) 
             return
         await pilot.pause(step)
     assert predicate(), "condition not reached in time"
+
+
+async def open_preset(pilot, app, name):
+    """Go to the Launch screen (`n`) and select preset `name`; returns the screen once its form is up."""
+    from opsconsole.ui.screens.launch import LaunchScreen
+
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
+    screen = app.screen
+    screen.query_one("#presets").highlighted = [p.name for p in screen.catalog.presets].index(name)
+    await wait_for(pilot, lambda: screen.preset is not None and screen.preset.name == name and screen.fields)
+    return screen

@@ -17,6 +17,7 @@ from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.confirm import ConfirmScreen
 from opsconsole.ui.screens.help import HelpScreen
+from opsconsole.ui.safe import CrashReporting, SafeNotify, palette_text
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
@@ -36,7 +37,7 @@ def _screen_factory(ref: str):
     return make
 
 
-class OpsConsole(ActionPath, App):
+class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
     TITLE = "opsconsole"
     CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")
@@ -200,8 +201,8 @@ class OpsConsole(ActionPath, App):
         pane = self._focused_pane(screen)
         if pane is not None:
             for action in pane.source.actions:
-                yield SystemCommand(f"{pane.source.title}: {action.label}",
-                                    action.description or f"{action.label} the selected item",
+                yield SystemCommand(palette_text(f"{pane.source.title}: {action.label}"),
+                                    palette_text(action.description or f"{action.label} the selected item"),
                                     lambda a=action.id, p=pane: p.action_pane_action(a))
         yield SystemCommand("Keys: help", "Every key binding", self.action_help)
 

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--dry-run", action="store_true", help="print what would be sent; launch nothing")
     launch.add_argument("--no-wait", action="store_true", help="return once the runs have started (runs that live elsewhere: at once)")
     launch.add_argument("--yes", action="store_true", help="production profiles: do not ask for confirmation")
+    launch.add_argument("--max-runs", type=int, metavar="N",
+                        help="allow a sweep of up to N runs (default: the preset's max_runs, else 1000)")
 
     tail = sub.add_parser("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
     tail.add_argument("paths", nargs="+")
@@ -56,6 +58,43 @@ def _load(args) -> "object":
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a failure is a non-zero exit with a message, never a traceback: an
+    unexpected exception writes a crash report (services/crash.py) and names it."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("opsconsole: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `opsconsole launch --dry-run | head`: the reader left
+        _silence_stdout()
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the last net: report, never a traceback
+        from opsconsole.services.crash import crash_message, write_crash_report
+
+        _silence_stdout_if_broken()
+        print(crash_message(exc, write_crash_report(exc, "cli")), file=sys.stderr)
+        return 70  # EX_SOFTWARE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush raises no BrokenPipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _silence_stdout_if_broken() -> None:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        _silence_stdout()
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from opsconsole.config.settings import ConfigError
 
@@ -86,8 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         from opsconsole.app import OpsConsole
 
         context.recover()
-        OpsConsole(context).run()
-        return 0
+        app = OpsConsole(context)
+        app.run()
+        return app.return_code or 0  # an app that crashed exits non-zero
     finally:
         context.close()
 
@@ -298,19 +338,47 @@ def _release(context, args) -> int:
     return 0
 
 
+def _dry_run(preset, kind, values, max_runs: int | None) -> int:
+    """Print what a launch would send, one point at a time: a big sweep streams (counted
+    first, refused above the cap; never all rendered in memory)."""
+    from opsconsole.domain.sweeps import SweepTooLarge, check_size, describe_point, iter_points
+    from opsconsole.services.launcher import LaunchPlan, iter_specs, run_cap
+
+    try:
+        size = check_size(preset.sweep, run_cap(preset, max_runs))
+    except SweepTooLarge as exc:
+        print(f"sweep: {exc}", file=sys.stderr)
+        return 1
+    plan = LaunchPlan(preset=preset, kind=kind, values=dict(values))
+    print(f"# {size} run(s) → {plan.target_label}")
+    failed = 0
+    for point, spec, errors in iter_specs(plan, iter_points(preset.sweep)):
+        if spec is None:
+            failed += 1
+            where = f" ({describe_point(point)})" if point else ""
+            for key, reason in errors.items():
+                print(f"{key}: {reason}{where}", file=sys.stderr)
+            continue
+        lines = [f"# {describe_point(spec.sweep_point)}"] if spec.sweep_point else []
+        lines.append(spec.shell)
+        lines += [part.text for part in plan.previews(spec)]
+        sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if failed else 0
+
+
 async def _launch(context, args) -> int:
     from pathlib import Path
 
     from opsconsole.config.presets import PresetError, parse_preset
+    from opsconsole.config.toml_lines import read_toml_file
     from opsconsole.domain import policy
-    from opsconsole.domain.sweeps import describe_point
     from opsconsole.services.catalog import load_catalog
     from opsconsole.services.launcher import launch, plan_launch
 
     catalog = load_catalog(context.preset_dirs())
     try:
         if Path(args.preset).is_file():
-            preset = parse_preset(Path(args.preset).read_text(encoding="utf-8"), Path(args.preset), catalog.kinds)
+            preset = parse_preset(read_toml_file(Path(args.preset), PresetError), Path(args.preset), catalog.kinds)
         else:
             preset = catalog.preset(args.preset)
     except PresetError as exc:
@@ -334,20 +402,13 @@ async def _launch(context, args) -> int:
         except ValueError as exc:
             print(f"--set {key}: {exc}", file=sys.stderr)
             return 1
-    plan = plan_launch(preset, kind, values)
+    if args.dry_run:
+        return _dry_run(preset, kind, values, args.max_runs)
+    plan = plan_launch(preset, kind, values, max_runs=args.max_runs)
     if plan.errors:
         for key, reason in plan.errors.items():
             print(f"{key}: {reason}", file=sys.stderr)
         return 1
-    if args.dry_run:
-        print(f"# {len(plan.specs)} run(s) → {plan.target_label}")
-        for spec in plan.specs:
-            if spec.sweep_point:
-                print(f"# {describe_point(spec.sweep_point)}")
-            print(spec.shell)
-            for part in plan.previews(spec):
-                print(part.text)
-        return 0
     from opsconsole.domain.actions import ActionCall
     from opsconsole.services.actions import LAUNCH
 
@@ -378,6 +439,11 @@ async def _launch(context, args) -> int:
         return 2
     for record in records:
         print(record.id if record.external_id is None else f"{record.id} {record.external_id}", flush=True)
+    failed = [r for r in records if r.state.value == "failed"]
+    for record in failed:  # e.g. the target's server is down, erroring or hanging
+        print(f"run {record.id}: failed to start: {record.error or 'no reason given'}", file=sys.stderr)
+    if failed:
+        return 1
     target = context.target(preset.target)
     if target is None:
         return 0

@@ -80,7 +80,8 @@ async def test_with_a_broken_ledger_the_header_shows_halted_and_the_trouble(make
         await pilot.press("ctrl+k")
         await _wait(pilot, lambda: isinstance(app.screen, KillSwitchModal))
         await pilot.press("enter")
-        await _wait(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None)
+        await _wait(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None
+                    and "kill-journal.jsonl" in _static_text(app.screen, ".ks-summary"))  # after the audit writer
         summary = _static_text(app.screen, ".ks-summary")
         assert "ledger unusable" in summary and "kill-journal.jsonl" in summary
         await pilot.press("escape")

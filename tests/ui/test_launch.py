@@ -6,18 +6,11 @@ import pytest
 from textual.widgets import Input, Switch
 
 from opsconsole.domain.states import State
-from opsconsole.ui.screens.launch import LaunchScreen
 from opsconsole.ui.widgets.param_field import ParamField
-from ui_helpers import FIXED, wait_for, write_fast_preset
+from ui_helpers import FIXED, open_preset, wait_for, write_fast_preset
 
 
-async def _open(pilot, app, name):
-    await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
-    screen = app.screen
-    screen.query_one("#presets").highlighted = [p.name for p in screen.catalog.presets].index(name)
-    await wait_for(pilot, lambda: screen.preset is not None and screen.preset.name == name and screen.fields)
-    return screen
+_open = open_preset
 
 
 def _preview(screen) -> str:

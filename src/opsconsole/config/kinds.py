@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsconsole.config.schema import AnyValue, Bool, List, Num, Str, Table
-from opsconsole.config.toml_lines import CheckedToml, FileProblems
-from opsconsole.domain.kinds import RunKind
+from opsconsole.config.toml_lines import CheckedToml, FileProblems, read_toml_file
+from opsconsole.domain.kinds import RunKind, template_problem
 from opsconsole.domain.params import QUOTES, TYPES, Derive, Param, ParamError
 from opsconsole.domain.problems import Problem
 
@@ -47,6 +47,7 @@ def parse_kind(text: str, source: str) -> RunKind:
     doc.raise_if_any()
     name, program, conf = raw["name"], raw.get("program", []), raw.get("conf", {})
     params: list[Param] = []
+    located: dict[str, tuple[object, ...]] = {}
     seen: set[str] = set()
     for i, body in enumerate(bodies):
         path = ("params", i)
@@ -76,6 +77,23 @@ def parse_kind(text: str, source: str) -> RunKind:
             except ParamError as exc:
                 bad((*path, "default"), f"invalid default: {exc}")
         params.append(param)
+        located[param.name] = path
+    names = {p.name for p in params}
+    samples = {p.name: p.default for p in params if p.default is not None}
+    for param in params:  # a derivation that cannot work is a problem now, not a crash on an edit
+        d, path = param.derive, located[param.name]
+        if d is None:
+            continue
+        if d.template is not None:
+            problem = template_problem(d.template, names, samples)
+            if problem:
+                bad((*path, "derive", "template"), problem)
+        elif d.base is None:
+            bad((*path, "derive"), "a derive needs a template, or a base (and add_seconds)")
+        for key in ("base", "add_seconds"):
+            ref = getattr(d, key)
+            if ref is not None and ref not in names:
+                bad((*path, "derive", key), f"no parameter {ref!r} in this kind")
     doc.raise_if_any()
     return RunKind(name=name, program=tuple(program), params=tuple(params),
                    description=raw.get("description", ""),
@@ -101,7 +119,7 @@ def load_kinds(dirs: list[Path] | None = None) -> KindSet:
             continue
         for path in sorted(directory.glob("*.toml")):
             try:
-                kind = parse_kind(path.read_text(encoding="utf-8"), str(path))
+                kind = parse_kind(read_toml_file(path, KindError), str(path))
             except KindError as exc:
                 found.problems += exc.problems
                 continue

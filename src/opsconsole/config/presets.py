@@ -15,15 +15,16 @@ comments, order and quoting. Every problem names file, line, key and reason.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 import tomlkit
 
-from opsconsole.config.schema import AnyValue, List, MapOf, Spec, Str, Table
+from opsconsole.config.schema import AnyValue, List, MapOf, Num, Spec, Str, Table
 from opsconsole.config.settings import backend_tables
-from opsconsole.config.toml_lines import CheckedToml, FileProblems
+from opsconsole.config.toml_lines import CheckedToml, FileProblems, read_toml_file
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.params import ParamError
 from opsconsole.domain.problems import Problem
@@ -31,6 +32,7 @@ from opsconsole.domain.problems import Problem
 _PRESET_KEYS: dict[str, Spec] = {
     "kind": Str(), "target": Str(), "description": Str(nonempty=False),
     "values": MapOf(AnyValue()), "sweep": MapOf(List(AnyValue())),
+    "max_runs": Num(integer=True, min=1),  # raises the cap on a sweep's runs (domain/sweeps.py MAX_RUNS)
 }
 
 
@@ -59,6 +61,7 @@ class Preset:
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     # the launch targets' own tables, by backend name: {"<backend>": {...}}
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_runs: int | None = None  # the sweep cap, raised for this preset
 
     def table(self, name: str) -> dict[str, Any]:
         """A target's table of this preset ({} when it has none)."""
@@ -104,7 +107,8 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     doc.raise_if_any()
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
-                  tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)})
+                  tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)},
+                  max_runs=raw.get("max_runs"))
 
 
 def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[list[Preset], list[Problem]]:
@@ -118,7 +122,7 @@ def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[l
             if path.stem in found:
                 continue
             try:
-                found[path.stem] = parse_preset(path.read_text(encoding="utf-8"), path, kinds)
+                found[path.stem] = parse_preset(read_toml_file(path, PresetError), path, kinds)
             except PresetError as exc:
                 problems += exc.problems
             except Exception as exc:  # noqa: BLE001 - an unreadable file is a problem, never a crash
@@ -126,11 +130,30 @@ def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[l
     return list(found.values()), problems
 
 
+_PRESET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def preset_file(directory: Path, name: str) -> Path:
+    """The file of a preset called `name` in `directory` (save as). ValueError with the reason
+    for a name that is not a plain file name: `../x`, `a/b`, a leading dot, controls, over
+    100 characters — a saved preset always lands inside `directory`."""
+    from opsconsole.domain.text import visible
+
+    stem = name.strip().removesuffix(".toml")
+    if not _PRESET_NAME.fullmatch(stem):
+        raise ValueError(f"{visible(name)!r} is not a preset name: use letters, digits, '.', '_' and '-' "
+                         "(at most 100, starting with a letter or digit; no '/' or '..')")
+    path = directory / f"{stem}.toml"
+    if path.resolve().parent != directory.resolve():  # a symlink planted in the directory
+        raise ValueError(f"{path} resolves outside {directory}")
+    return path
+
+
 def save_preset(preset: Preset, values: dict[str, Any], path: Path | None = None,
                 sweep: dict[str, list[Any]] | None = None) -> Path:
     """Write `values` (and `sweep`, when given) into the preset's tables, keeping every comment,
     the order and the quoting of what did not change. `path` (save as) writes a copy there."""
-    text = preset.path.read_text(encoding="utf-8")
+    text = read_toml_file(preset.path, PresetError)
     doc = tomlkit.parse(text)
     _update_table(doc, "values", values)
     if sweep is not None:

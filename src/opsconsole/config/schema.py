@@ -8,11 +8,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+from opsconsole.domain.text import unsafe_characters, visible
+
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SECRET_KEYS = {"password", "secret", "api_key", "apikey", "token", "secret_key", "private_key",
                "aws_secret_access_key", "aws_access_key_id", "passphrase"}
 
 Problem = tuple[tuple[object, ...], str]
+
+
+def _controls(text: str) -> list[str]:
+    """Control, C1 and bidi characters in a config string (tab and newline are text)."""
+    return [ch for ch in unsafe_characters(text) if ch not in "\t\n"]
 
 
 class Spec:
@@ -31,6 +38,9 @@ class Str(Spec):
             yield path, f"expected a string, got {type(value).__name__}"
         elif self.nonempty and not value.strip():
             yield path, "must not be empty"
+        elif _controls(value):
+            bad = _controls(value)[0]
+            yield path, f"control character U+{ord(bad):04X} ({visible(bad)}) is not allowed"
         elif self.choices and value not in self.choices:
             yield path, f"must be one of {', '.join(self.choices)} (got {value!r})"
         elif self.env_name and not ENV_NAME.match(value):

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from opsconsole.config import paths
 from opsconsole.config.schema import Bool, List, MapOf, Num, Spec, Str, Table, Url
-from opsconsole.config.toml_lines import CheckedToml, FileProblems
+from opsconsole.config.toml_lines import CheckedToml, FileProblems, read_toml_file
 from opsconsole.domain.problems import Problem
 
 LOCAL = "local"
@@ -211,10 +211,5 @@ def load_config(path: Path | None = None, known_binding_ids: Iterable[str] | Non
         path = paths.default_config_path()
         if not path.exists():
             return builtin_config()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([Problem(str(path), 1, "(file)", f"cannot read: {exc.strerror or exc}")]) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(str(path), 1, "(file)", f"not UTF-8 text: {exc}")]) from None
+    text = read_toml_file(path, ConfigError)  # size-limited, regular files only
     return parse_config(text, str(path), known_binding_ids, check_keys)

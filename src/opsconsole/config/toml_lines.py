@@ -5,10 +5,18 @@ and (possibly dotted or quoted) keys well enough to point at the line a human mu
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Sequence
 
 Path_ = tuple[object, ...]
+
+# Limits on a user's TOML file (config, run kind, preset): refused with a message above them.
+MAX_TOML_BYTES = 1 << 20  # a config of a hundred profiles is ~50 KB
+MAX_TOML_DEPTH = 32  # arrays / inline tables inside each other (tomllib recurses: 20,000 crashes it)
+_NESTING = re.compile(r"""\\.|\"\"\"|'''|["'#\[\]{}\n]""")
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*'))*)\s*=""")
@@ -84,6 +92,70 @@ class FileProblems(Exception):
         super().__init__("\n".join(map(str, problems)))
 
 
+def nesting_depth(text: str, stop_at: int = MAX_TOML_DEPTH) -> tuple[int, int]:
+    """(depth, line): how deeply arrays and inline tables nest in TOML `text` (strings and
+    comments skipped), and the line where the depth first passed `stop_at` (counting stops
+    there; 0 if it never did). A table header `[a]` counts one level on its own line."""
+    depth = deepest = 0
+    line = 1
+    quote: str | None = None
+    comment = False
+    for m in _NESTING.finditer(text):
+        tok = m.group()
+        if tok == "\n":
+            line += 1
+        if comment:
+            comment = tok != "\n"
+            continue
+        if quote is not None:
+            if tok == quote or (tok == "\n" and len(quote) == 1):
+                quote = None
+            continue
+        if tok in ('"""', "'''", '"', "'"):
+            quote = tok
+        elif tok == "#":
+            comment = True
+        elif tok in ("[", "{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > stop_at:
+                    return deepest, line
+        elif tok in ("]", "}"):
+            depth = max(depth - 1, 0)
+    return deepest, 0
+
+
+def read_toml_file(path: Path, error: "type[FileProblems]", limit: int = MAX_TOML_BYTES) -> str:
+    """A user's TOML file's text; `error` (a file:1 problem) when it is not a regular file, is
+    over `limit` bytes, unreadable or not UTF-8. A FIFO or a device is never opened (it could
+    block, or never end)."""
+    from opsconsole.domain.problems import Problem
+
+    def refuse(reason: str) -> FileProblems:
+        return error([Problem(str(path), 1, "(file)", reason)])
+
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise refuse("not a regular file (a directory, FIFO or device)")
+    if st.st_size > limit:
+        raise refuse(f"file is {st.st_size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB (is this the right file?)")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > limit:  # it grew since the stat
+        raise refuse(f"file is over the limit of {limit / 1e6:.1f} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise refuse(f"not UTF-8 text: {exc}") from None
+
+
 class CheckedToml:
     """Parsed TOML text plus a place to collect problems located by key path."""
 
@@ -95,11 +167,18 @@ class CheckedToml:
         self.source = source
         self.error = error
         self.problems: list[Problem] = []
+        if len(text) > MAX_TOML_BYTES:
+            raise error([Problem(source, 1, "(file)", f"{len(text):,} characters; the limit is {MAX_TOML_BYTES:,}")])
+        depth, where = nesting_depth(text)
+        if depth > MAX_TOML_DEPTH:
+            raise error([Problem(source, where, "(syntax)", f"arrays or tables nested more than {MAX_TOML_DEPTH} deep")])
         try:
             self.raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", None) or _line_in(str(exc))
             raise error([Problem(source, line, "(syntax)", str(exc))]) from None
+        except RecursionError:  # the depth check above keeps this from happening
+            raise error([Problem(source, 1, "(syntax)", "nested too deeply")]) from None
         self.lines = LineMap(text)
 
     def bad(self, path: Sequence[object], message: str) -> None:

@@ -69,8 +69,10 @@ class RunKind:
             if p.derive is not None and p.name not in clean and p.name not in errors:
                 try:
                     clean[p.name] = self._derive(p, clean)
-                except (KeyError, ValueError) as exc:
-                    errors[p.name] = f"cannot derive: {exc}"
+                except KeyError as exc:
+                    errors[p.name] = f"cannot derive: {exc} has no value"
+                except (ValueError, IndexError, AttributeError, TypeError) as exc:  # a template checked at load never gets here
+                    errors[p.name] = f"cannot derive: {type(exc).__name__}: {exc}"
         return clean, errors
 
     def _derive(self, p: Param, values: dict[str, Any]) -> Any:
@@ -105,6 +107,30 @@ class RunKind:
         if self.conf_command_key:
             conf[self.conf_command_key] = line
         return Rendered(argv=argv, shell=line, conf=conf)
+
+
+def template_problem(template: str, names: set[str], samples: dict[str, Any]) -> str | None:
+    """Why a derive template cannot render, or None. Fields must name parameters of the kind
+    (`{strategy}`), without positions (`{0}`), indexes (`{x[5]}`) or attributes (`{x.y}`);
+    the template must render with `samples` (the kind's defaults, a placeholder for the rest)."""
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return f"bad template: {exc}"
+    for name in fields:
+        if name == "" or name.isdigit():
+            return f"{{{name}}}: a template names parameters ({{name}}), not positions"
+        if not name.isidentifier():
+            return f"{{{name}}}: only plain parameter names, no [index] or .attribute"
+        if name not in names:
+            return f"{{{name}}}: no parameter {name!r} in this kind"
+    try:
+        template.format(**{n: _text(samples.get(n, "x")) for n in names})
+    except Exception as exc:  # noqa: BLE001 - any failure is the template's problem, reported at load
+        return f"cannot render with the kind's defaults: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _text(value: Any) -> str:

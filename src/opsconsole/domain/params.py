@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsconsole.domain.text import unsafe_characters, visible
+
 TYPES = ("str", "int", "float", "bool", "flag", "choice", "list", "freq", "date", "datetime",
          "config_pairs", "literal")
 QUOTES = ("auto", "always", "double", "none")
@@ -20,6 +22,8 @@ QUOTES = ("auto", "always", "double", "none")
 _FREQ = re.compile(r"^\d*(?:T|min|S|s|H|h|D|B|W|M|MS|Q|A|Y|L|ms|U|us|N)$")
 DATE_FMT = "%Y%m%d"
 DATETIME_FMT = "%Y%m%d_%H%M%S"
+# what a `quote = "none"` value may hold: shlex's safe characters (no space, no metacharacter)
+_UNQUOTED = re.compile(r"[\w@%+=:,./-]*", re.ASCII)
 
 
 class ParamError(ValueError):
@@ -61,7 +65,24 @@ class Param:
 
     # --- validation ---------------------------------------------------------------------------
     def check(self, value: Any) -> Any:
-        """The value normalised, or ParamError with the reason."""
+        """The value normalised, or ParamError with the reason.
+
+        Text holding control characters (NUL, ESC, C1, bidi overrides) is refused, whatever
+        the type: it would fail the run at start or drive a terminal showing it. A parameter
+        rendered without quoting (`quote = "none"`) refuses shell metacharacters too."""
+        # the pairs editor's text is one pair a line
+        _refuse_controls(value.replace("\n", " ") if self.type == "config_pairs" and isinstance(value, str) else value)
+        value = self._check(value)
+        if self.quote == "none" and value is not None and self.type not in ("literal", "flag", "bool"):
+            for token in (value if isinstance(value, list) else [value]):
+                text = _scalar_text(token)
+                if not _UNQUOTED.fullmatch(text):
+                    bad = sorted({ch for ch in text if not _UNQUOTED.fullmatch(ch)})
+                    raise ParamError(f"shell characters {' '.join(repr(c) for c in bad)} are not allowed: "
+                                     "this parameter is passed unquoted (quote = \"none\")")
+        return value
+
+    def _check(self, value: Any) -> Any:
         if value is None:
             if self.required:
                 raise ParamError("required")
@@ -184,6 +205,20 @@ class Param:
         if self.type == "config_pairs" and value is not None:
             return [[list(p["path"]), p["value"]] for p in value]
         return value
+
+
+def _refuse_controls(value: Any) -> None:
+    if isinstance(value, str):
+        bad = unsafe_characters(value)
+        if bad:
+            raise ParamError(f"control character {visible(bad[0])} (U+{ord(bad[0]):04X}) is not allowed")
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_controls(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_controls(key)
+            _refuse_controls(item)
 
 
 def _as_int(value: Any) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from opsconsole.domain.text import visible
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -14,7 +16,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.key} — {self.message}"
+        """One line, printable on any terminal (file names, keys and quoted values are the
+        user's: their control characters are shown, never sent)."""
+        return visible(f"{self.file}:{self.line}: {self.key} — {self.message}")
 
 
 def key_name(path: Iterable[object]) -> str:

@@ -220,7 +220,9 @@ class LogDocument:
             self._load()
             self._follow()
         except Exception as exc:  # reported in the status line, never raised into the UI
-            self.error = f"{type(exc).__name__}: {exc}"
+            from .source import UnsupportedSource
+
+            self.error = str(exc) if isinstance(exc, UnsupportedSource) else f"{type(exc).__name__}: {exc}"
             self._notify()
         finally:
             self._tail_ready.set()

@@ -1,7 +1,11 @@
 """Searching a log: which lines match, streamed in as the scan proceeds, cancellable.
 
 The scanner is ripgrep when it is installed (it reads a GB in a fraction of a second);
-otherwise a chunked Python scan. Both produce byte offsets of matches, which the line index
+otherwise a chunked Python scan. A regex ripgrep cannot run (lookarounds, backreferences) or
+a search without ripgrep uses the `regex` module in the search thread: it releases the GIL
+while matching and gives up after a time budget per block (RegexTooSlow → `error`), so a
+catastrophic pattern never freezes the UI, and `cancel()` takes effect at the next block.
+Both produce byte offsets of matches, which the line index
 turns into line numbers. Results are a sorted numpy array of line numbers (4 bytes per
 matching line), used for next/previous and as the filter's list of lines to show.
 Lines appended while following are scanned in Python by `Search.extend()`.
@@ -19,12 +23,13 @@ from typing import Callable
 import numpy as np
 
 from .index import LineIndex
-from .query import Query
+from .query import Query, RegexTooSlow, search_bytes
 
 _CHUNK = 1 << 20  # small enough that read, fold and compare stay in the L2 cache
 _NONE = np.empty(0, dtype=np.int64)
 _UINT32_LIMIT = 2**32
 _NOTIFY_EVERY = 0.05
+_REGEX_WINDOW = 64 << 10  # bytes one Python-engine search call covers (then its budget renews)
 
 
 def ripgrep_path() -> str | None:
@@ -160,6 +165,8 @@ class Search:
                         self._done.set()
                         break
                 self._scan_appended(pending)
+        except RegexTooSlow as exc:
+            self.error = str(exc)
         except Exception as exc:  # a search must never take the viewer down
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -268,13 +275,18 @@ class Search:
             self._map(hits.astype(np.int64) + pos) if len(hits) else self._add(_NONE)
 
     def _scan_regex(self, start: int, end: int) -> None:
+        """Each search call covers a line-aligned window of ~64 KB under its own CPU budget, so
+        `cancel()` is noticed between windows and a backtracking pattern is stopped early."""
         for pos, limit, buf, _ in self._read_chunks(start, end, False):
             found = []
             i = 0
-            while i < limit:
-                m = self.pattern.search(buf, i, limit)
+            while i < limit and not self._cancel.is_set():
+                cut = buf.find(b"\n", min(i + _REGEX_WINDOW, limit), limit)
+                stop = limit if cut < 0 else cut + 1
+                m = search_bytes(self.pattern, buf, i, stop)
                 if m is None:
-                    break
+                    i = stop
+                    continue
                 found.append(pos + m.start())
                 # one hit per line is enough: skip to the next line
                 nl = buf.find(b"\n", max(m.start(), m.end() - 1), limit)
@@ -294,7 +306,11 @@ class Search:
             if not self._done.is_set():
                 self._pending_end = max(self._pending_end, new_end)
                 return
-        self._scan_appended(new_end)
+        try:
+            self._scan_appended(new_end)
+        except RegexTooSlow as exc:  # the follow thread calls us: stop searching, never following
+            self.error = str(exc)
+            self._cancel.set()
         self._on_update()
 
     def _scan_appended(self, new_end: int) -> None:

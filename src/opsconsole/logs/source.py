@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,36 @@ class Source(Protocol):
         ...
 
 
+class UnsupportedSource(OSError):
+    """A path the viewer cannot follow (a FIFO, a directory, a device, a /proc pseudo-file);
+    the message says why and what to do instead."""
+
+
+def open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
+    """Open `path` for reading, refusing with the reason anything but a regular file with a
+    real size. O_NONBLOCK: opening a FIFO without a writer would block the reader forever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        mode = st.st_mode
+        why = None
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            why = "is a FIFO or socket: it has no size and cannot be read twice; capture it first (cat PIPE > FILE)"
+        elif stat.S_ISDIR(mode):
+            why = "is a directory: open a file in it"
+        elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            why = "is a device (like /dev/zero): it never ends; capture a bounded part first (head -c 1M DEV > FILE)"
+        elif st.st_size == 0 and os.pread(fd, 1, 0):
+            why = ("reports size 0 but has content (a /proc or /sys pseudo-file): the viewer follows files "
+                   "by size; copy it first (cat FILE > copy.log)")
+        if why:
+            raise UnsupportedSource(f"{os.fspath(path)} {why}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
 class LocalFileSource:
     """A local file read with `os.pread`.
 
@@ -80,8 +111,7 @@ class LocalFileSource:
         self.path = Path(path)
         self.name = str(self.path)
         self._lock = threading.Lock()
-        self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        st = os.fstat(self._fd)
+        self._fd, st = open_regular(self.path)
         self._identity = (st.st_dev, st.st_ino)
         self._last_size = st.st_size
         self._gone = False
@@ -148,9 +178,8 @@ class LocalFileSource:
     def reopen(self) -> None:
         """Switch to the file now at `path` (after rotation); the old handle is closed."""
         with self._lock:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd, st = open_regular(self.path)
             old, self._fd = self._fd, fd
-            st = os.fstat(fd)
             self._identity = (st.st_dev, st.st_ino)
             self._last_size = st.st_size
             self._gone = False

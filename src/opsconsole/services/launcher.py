@@ -5,7 +5,7 @@ and hand the batch to its target — the launch target of the backend the preset
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from opsconsole.backends import registry
 from opsconsole.backends.base import Backend, LaunchRefused, Preview
@@ -13,7 +13,7 @@ from opsconsole.config.presets import Preset
 from opsconsole.domain.kinds import RunKind
 from opsconsole.domain.models import RunRecord, RunSpec
 from opsconsole.domain.params import ParamError, Rendered
-from opsconsole.domain.sweeps import expand
+from opsconsole.domain.sweeps import MAX_RUNS, SweepTooLarge, check_size, iter_points
 
 if TYPE_CHECKING:
     from opsconsole.services.context import Context
@@ -48,27 +48,55 @@ class LaunchPlan:
         return self.backend.preview(spec)
 
 
+def run_cap(preset: Preset, max_runs: int | None = None) -> int:
+    """How many runs one launch of `preset` may start: --max-runs, else the preset's
+    `max_runs`, else MAX_RUNS."""
+    if max_runs is not None:
+        return max_runs
+    return preset.max_runs or MAX_RUNS
+
+
 def plan_launch(preset: Preset, kind: RunKind, values: dict[str, Any],
-                sweep: dict[str, list[Any]] | None = None) -> LaunchPlan:
+                sweep: dict[str, list[Any]] | None = None, *, max_runs: int | None = None) -> LaunchPlan:
     """Validate `values` (the form's, or the preset's; the kind's defaults fill the rest) and
-    render every sweep point."""
+    render every sweep point. A sweep over the cap (`run_cap`) is counted, never expanded:
+    the plan carries a `sweep` error instead."""
     sweep = preset.sweep if sweep is None else sweep
     plan = LaunchPlan(preset=preset, kind=kind, values=dict(values))
-    plan.points = expand(sweep)
-    target_name = plan.backend.ledger_target(preset)
-    defaults = kind.defaults()
-    for point in plan.points:
-        merged = {**defaults, **values, **point}
-        clean, errors = kind.validate(merged)
+    try:
+        check_size(sweep, run_cap(preset, max_runs))
+    except SweepTooLarge as exc:
+        plan.errors["sweep"] = str(exc)
+        plan.points = [next(iter_points(sweep))]  # the first point, for the preview
+        return plan
+    plan.points = list(iter_points(sweep))
+    for point, spec, errors in iter_specs(plan, plan.points):
         if errors:
             plan.errors.update(errors)
             continue
+        assert spec is not None
+        plan.specs.append(spec)
+    return plan
+
+
+def iter_specs(plan: LaunchPlan, points: Iterable[dict[str, Any]]
+               ) -> Iterator[tuple[dict[str, Any], RunSpec | None, dict[str, str]]]:
+    """(point, spec, errors) for each point, rendered one at a time (`launch --dry-run`
+    streams a big sweep this way); sets `plan.first` from the first good point."""
+    kind, preset = plan.kind, plan.preset
+    target_name = plan.backend.ledger_target(preset)
+    defaults = kind.defaults()
+    for point in points:
+        merged = {**defaults, **plan.values, **point}
+        clean, errors = kind.validate(merged)
+        if errors:
+            yield point, None, errors
+            continue
         rendered = kind.render(merged)
         plan.first = plan.first or rendered
-        plan.specs.append(RunSpec(kind=kind.name, command=rendered.argv, parameters=clean, preset=preset.name,
-                                  target=target_name, sweep_point=point or None, conf=rendered.conf,
-                                  shell=rendered.shell))
-    return plan
+        yield point, RunSpec(kind=kind.name, command=rendered.argv, parameters=clean, preset=preset.name,
+                             target=target_name, sweep_point=point or None, conf=rendered.conf,
+                             shell=rendered.shell), {}
 
 
 async def launch(context: "Context", plan: LaunchPlan) -> list[RunRecord]:

@@ -11,12 +11,14 @@ from textual.binding import Binding
 
 from opsconsole.backends import registry
 from opsconsole.backends.base import Backend
+from opsconsole.domain.text import visible
 from opsconsole.ui import keymap
 from opsconsole.ui.bindings import bindings
 
 
 def backend_keys(backend: Backend) -> list[keymap.Key]:
-    return [keymap.Key(a.id, a.keys, f"pane_action('{a.id}')", a.label, backend.name, show=a.show)
+    # a label is a backend's text: shown (footer, help, palette) with its controls visible
+    return [keymap.Key(a.id, a.keys, f"pane_action('{a.id}')", visible(a.label), backend.name, show=a.show)
             for a in backend.actions]
 
 

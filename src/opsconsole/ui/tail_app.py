@@ -9,9 +9,11 @@ event loop); its tab holds an empty slot until the LogView is mounted there.
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import tempfile
 import threading
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,12 +24,14 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
-from opsconsole.logs.source import SpoolWriter
+from opsconsole.logs.source import SpoolWriter, UnsupportedSource, open_regular
+from opsconsole.logs.spool import spool_name
 
 if TYPE_CHECKING:
     from opsconsole.config.settings import Profile
     from opsconsole.logs.ref import LogRef
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import CrashReporting, SafeNotify, safe_content
 from opsconsole.ui.widgets.log_view import LogView
 
 _GUNZIP_CHUNK = 1 << 20
@@ -37,19 +41,24 @@ def gunzip_to_spool(path: Path, writer: SpoolWriter, stop: threading.Event) -> N
     """Decompress `path` into `writer` chunk by chunk; marks the spool complete at the end."""
     error = None
     try:
-        with gzip.open(path, "rb") as src:
+        fd, _ = open_regular(path)  # a FIFO or a device named .gz is refused, never blocks
+        with os.fdopen(fd, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as src:
             while not stop.is_set():
                 chunk = src.read(_GUNZIP_CHUNK)
                 if not chunk:
                     break
                 writer.write(chunk)
-    except (OSError, EOFError) as exc:  # truncated or corrupt archive: show what we got
+    except UnsupportedSource as exc:
         error = str(exc)
+    except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt archive: show what we got, and why
+        error = f"{path.name}: not readable as gzip: {exc or type(exc).__name__}"
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the view says it
+        error = f"{path.name}: {type(exc).__name__}: {exc}"
     finally:
         writer.finish(error)
 
 
-class TailApp(App):
+class TailApp(CrashReporting, SafeNotify, App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
@@ -84,7 +93,7 @@ class TailApp(App):
         else:
             with TabbedContent():
                 for n, path in enumerate(self.paths):
-                    with TabPane(path.name, id=f"tab-{n}"):
+                    with TabPane(safe_content(path.name), id=f"tab-{n}"):
                         yield self._view_or_slot(path, n)
         yield Footer()
 
@@ -107,7 +116,7 @@ class TailApp(App):
         for n, path in packed:
             if self._stop.is_set():
                 return
-            spool = Path(spool_dir.name) / f"{n}-{path.stem}"
+            spool = Path(spool_dir.name) / spool_name(f"{n}-{path.stem}")  # any name: hashed, bounded, inside
             try:
                 writer = SpoolWriter(spool)
             except OSError as exc:
@@ -168,5 +177,6 @@ def run_tail(paths: list[str], profile: "Profile | None" = None) -> int:
     if not paths or missing:
         print(f"opsconsole tail: no such file: {', '.join(missing) or '(none given)'}", file=sys.stderr)
         return 2
-    TailApp(paths, refs).run()
-    return 0
+    app = TailApp(paths, refs)
+    app.run()
+    return app.return_code or 0

@@ -246,6 +246,9 @@ class AirflowClient:
                 return self._token  # someone else already renewed it
             # the body is built in a helper so that no frame here holds the password
             r = await self._http().post("/auth/token", json=self._login_body())
+            if r.status_code >= 500:  # the server failed: not a verdict on the credentials
+                raise AirflowError(r.status_code, f"login as {self.settings.username!r} failed: server error: "
+                                   f"{_detail(r)}", "POST", "/auth/token")
             if r.status_code not in (200, 201):
                 raise AirflowAuthError(r.status_code, f"login as {self.settings.username!r} refused: {_detail(r)}",
                                        "POST", "/auth/token")

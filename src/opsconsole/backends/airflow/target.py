@@ -83,10 +83,16 @@ class AirflowTarget:
                                                      note=note.format(id=record.id))
         except Exception as exc:  # noqa: BLE001 - recorded on the run, the others go on
             return await asyncio.to_thread(store.update_run, record.id, state=State.FAILED,
-                                           external_id=run_id, error=f"trigger failed: {exc}",
+                                           external_id=run_id, error=f"trigger failed: {_reason(exc)}",
                                            ended_at=datetime.now(timezone.utc))
         return await asyncio.to_thread(store.update_run, record.id, external_id=run.run_id,
                                        state=run.state, started_at=run.start_date)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as text that is never empty (a timeout's str() is "")."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else f"{type(exc).__name__} (no answer from the server)"
 
 
 async def sync_airflow_runs(session: "AirflowSession") -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_text
 
 
 def compare_rows(a: dict, b: dict) -> list[tuple[str, str, str, bool]]:
@@ -41,7 +41,7 @@ class CompareScreen(ModalScreen[None]):
         table.add_column(f"run {self.b['id']} ({self.b['state']})", ratio=1)
         for key, va, vb, differs in self.rows:
             style = "bold yellow" if differs else "dim"
-            table.add_row(Text(key, style=style), Text(va, style=style), Text(vb, style=style))
+            table.add_row(safe_text(key, style=style), safe_text(va, style=style), safe_text(vb, style=style))
         with VerticalScroll() as scroll:
             scroll.border_title = f"Compare runs {self.a['id']} and {self.b['id']} — differences in yellow"
             yield Static(table)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_text
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,8 +30,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(self._title), classes="title")
-            yield Static(Text(self._body))
+            yield Static(safe_text(self._title), classes="title")
+            yield Static(safe_text(self._body, keep="\n"))
             with Horizontal():
                 yield Button("Cancel", id="cancel")
                 yield Button(self._confirm_label, id="confirm", variant="warning")

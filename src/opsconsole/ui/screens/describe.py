@@ -8,6 +8,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_content, visible
 
 
 class DescribeScreen(ModalScreen[None]):
@@ -24,7 +25,7 @@ class DescribeScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
-            scroll.border_title = self._title
+            scroll.border_title = safe_content(self._title)
             from rich.syntax import Syntax
 
-            yield Static(Syntax(self._body, "json", theme="ansi_dark", word_wrap=True))
+            yield Static(Syntax(visible(self._body, keep="\n"), "json", theme="ansi_dark", word_wrap=True))

@@ -17,6 +17,7 @@ from textual.widgets import Button, DataTable, Static
 
 from opsconsole.domain.kill import PHASE_TITLES
 from opsconsole.ui.bindings import bindings
+from opsconsole.domain.text import visible as _visible
 
 OUTCOME_STYLES = {
     "pending": "dim", "running": "bold dodger_blue1", "stopping": "bold orange3", "ok": "bold green3",
@@ -25,11 +26,6 @@ OUTCOME_STYLES = {
 OBJECT_STYLES = {"pending": "dim", "acted": "orange3", "confirmed": "green3", "not confirmed": "bold yellow",
                  "failed": "bold red1"}
 TARGETS_SHOWN = 8  # objects listed per step in the armed modal (then "… and N more")
-
-
-def _visible(text: str) -> str:
-    """Outside text on one line, control characters made visible."""
-    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
 
 
 class KillSwitchModal(ModalScreen[bool]):

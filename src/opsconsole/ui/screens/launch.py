@@ -19,6 +19,7 @@ from opsconsole.domain.sweeps import describe_point, sweep_size
 from opsconsole.services.catalog import Catalog, load_catalog
 from opsconsole.services.launcher import LaunchPlan, plan_launch
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_content, safe_text, visible
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.widgets.param_field import ParamField
 
@@ -89,9 +90,9 @@ class LaunchScreen(OpsScreen):
         self.catalog = catalog
         options = self.query_one("#presets", OptionList)
         options.clear_options()
-        options.add_options([Option(p.name, id=p.name) for p in catalog.presets])
+        options.add_options([Option(safe_text(p.name), id=p.name) for p in catalog.presets])
         problems = self.query_one("#problems", Static)
-        problems.update(Text("\n".join(f"⚠ {p}" for p in catalog.problems)))
+        problems.update(safe_text("\n".join(f"⚠ {p}" for p in catalog.problems), keep="\n"))
         problems.set_class(bool(catalog.problems), "shown")
         if self._pending_values is not None:
             name, values = self._pending_values
@@ -127,11 +128,11 @@ class LaunchScreen(OpsScreen):
         current = {**base, **(values or {})}
         form = self.query_one("#form", VerticalScroll)
         await form.remove_children()
-        form.border_title = f"{preset.name} — {kind.name} → {preset.target}"
+        form.border_title = safe_content(f"{preset.name} — {kind.name} → {preset.target}")
         fields = [ParamField(p, current.get(p.name), base.get(p.name),
                              swept=list(preset.sweep[p.name]) if p.name in preset.sweep else None)
                   for p in kind.editable]
-        await form.mount(Static(Text(preset.description or kind.description, style="italic")), *fields)
+        await form.mount(Static(safe_text(preset.description or kind.description, style="italic", keep="\n")), *fields)
         self._refresh_plan()
 
     def load_values(self, preset_name: str, values: dict[str, Any]) -> None:
@@ -179,7 +180,7 @@ class LaunchScreen(OpsScreen):
         if isinstance(node, ParamField):
             p = node.param
             extra = f" ({p.flag})" if p.flag else ""
-            self.query_one("#help", Static).update(Text(f"{p.name}{extra}: {p.help or p.type}", style="italic"))
+            self.query_one("#help", Static).update(safe_text(f"{p.name}{extra}: {p.help or p.type}", style="italic"))
 
     def _refresh_plan(self) -> None:
         if self.preset is None:
@@ -204,26 +205,26 @@ class LaunchScreen(OpsScreen):
         parts: list[Any] = []
         head = Text()
         head.append("target ", style="dim")
-        head.append(plan.target_label, style="bold")
+        head.append(visible(plan.target_label), style="bold")
         count = sweep_size(sweep)
         head.append(f"   {count} run{'s' if count != 1 else ''}", style="bold magenta" if count > 1 else "")
         parts.append(head)
         if errors:
-            parts.append(Text("\n".join(f"✗ {k}: {v}" for k, v in errors.items()), style="bold red"))
+            parts.append(safe_text("\n".join(f"✗ {visible(k)}: {visible(v)}" for k, v in errors.items()), style="bold red", keep="\n"))
             return Group(*parts)
         if count > 1:
             shown = plan.points[:SHOW_POINTS]
-            lines = [f"  {i + 1}. {describe_point(p)}" for i, p in enumerate(shown)]
+            lines = [f"  {i + 1}. {visible(describe_point(p))}" for i, p in enumerate(shown)]
             if count > SHOW_POINTS:
                 lines.append(f"  … and {count - SHOW_POINTS} more")
             parts.append(Text("\n".join(lines), style="magenta"))
         if plan.first is not None:
             parts.append(Text("command line (point 1):" if count > 1 else "command line:", style="dim"))
-            parts.append(Text(plan.first.shell, style="bold"))
+            parts.append(safe_text(plan.first.shell, style="bold"))
             for part in plan.previews(plan.specs[0]):
-                parts.append(Text(part.caption, style="dim"))
-                parts.append(Syntax(part.text, part.lexer, theme="ansi_dark", word_wrap=True,
-                                    background_color="default") if part.lexer else Text(part.text))
+                parts.append(safe_text(part.caption, style="dim"))
+                parts.append(Syntax(visible(part.text, keep="\n"), part.lexer, theme="ansi_dark", word_wrap=True,
+                                    background_color="default") if part.lexer else safe_text(part.text, keep="\n"))
         return Group(*parts)
 
     # --- actions ----------------------------------------------------------------------------------
@@ -244,20 +245,46 @@ class LaunchScreen(OpsScreen):
             self.app.copy_to_clipboard(self.plan.first.shell)
             self.notify("command line copied")
 
+    def _save_refused(self) -> bool:
+        """Presets are shared by every profile: a read-only profile saves none."""
+        from opsconsole.domain import policy
+
+        profile = self.app.context.profile
+        reason = policy.refusal(policy.CHANGE, profile=profile.name, readonly=profile.readonly,
+                                label="save a preset (presets are shared by every profile)")
+        if reason:
+            self.notify(reason, title="not saved", severity="error")
+        return reason is not None
+
     def action_save(self) -> None:
-        self._save(None)
+        if not self._save_refused():
+            self._save(None)
 
     def action_save_as(self) -> None:
         from opsconsole.ui.screens.line_prompt import LinePrompt
 
-        if self.preset is None:
+        if self.preset is None or self._save_refused():
             return
 
         def _chosen(name: str | None) -> None:
-            if name:
-                from opsconsole.config import paths
+            if not name:
+                return
+            from opsconsole.config import paths
+            from opsconsole.config.presets import preset_file
 
-                self._save(paths.config_dir() / "presets" / f"{name.removesuffix('.toml')}.toml")
+            try:  # a plain name, always inside the presets dir
+                path = preset_file(paths.config_dir() / "presets", name)
+            except ValueError as exc:
+                self.notify(str(exc), title="not saved", severity="error")
+                return
+            if not path.exists():
+                self._save(path)
+                return
+            from opsconsole.ui.screens.confirm import ConfirmScreen
+
+            self.app.push_screen(ConfirmScreen(f"Overwrite preset {path.stem}?", f"{path} exists: its values and "
+                                               "sweep are replaced by this form's.", confirm_label="Overwrite"),
+                                 lambda ok: self._save(path) if ok else self.notify("not saved"))
 
         self.app.push_screen(LinePrompt("Save preset as (a name; saved in your presets dir):",
                                         f"{self.preset.name}-copy"), _chosen)

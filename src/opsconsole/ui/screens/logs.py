@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from opsconsole.logs.ref import LogRef, StreamLog, as_ref
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_content
 
 
 def _tab_id(path: str) -> str:
@@ -59,7 +60,7 @@ class LogsScreen(OpsScreen):
                 await pane.mount(LogView(ref, follow=True))
         else:
             view = LogView(ref, follow=True)
-            await tabs.add_pane(TabPane(title or ref.label, view, id=tab_id))
+            await tabs.add_pane(TabPane(safe_content(title or ref.label), view, id=tab_id))
         tabs.active = tab_id
         self.query_one("#empty").display = False
         self.call_after_refresh(self._focus_active)

@@ -11,6 +11,7 @@ from textual.widgets import Footer, Static
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.services.sources import describe, sources_for
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_text
 from opsconsole.ui.screens.describe import DescribeScreen
 from opsconsole.ui.widgets.source_pane import SourcePane, pane_class
 
@@ -123,11 +124,11 @@ class StatusScreen(OpsScreen):
         title = tail.query_one(".tail-title", Static)
         await tail.query("LogView").remove()
         if path is None:
-            title.update(f"log tail — {event.pane.source.title} {item.key if item else ''}: no log yet")
+            title.update(safe_text(f"log tail — {event.pane.source.title} {item.key if item else ''}: no log yet"))
             return
         from opsconsole.ui.widgets.log_view import LogView
 
-        title.update(f"log tail — {event.pane.source.title} {item.key}  ({path})")
+        title.update(safe_text(f"log tail — {event.pane.source.title} {item.key}  ({path})"))
         await tail.mount(LogView(path, follow=True))
 
     @on(SourcePane.OpenLog)

@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from opsconsole.domain.text import visible
+
 
 class OpsHeader(Widget):
     DEFAULT_CSS = """
@@ -41,9 +43,9 @@ class OpsHeader(Widget):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(" opsconsole ", style="bold")
         text.append(f"▏{self.screen_title} ", style="bold")
-        text.append(f" {self.profile} ", style="reverse")
+        text.append(f" {visible(self.profile)} ", style="reverse")
         text.append(" ")
-        text.append(f" {self.environment} ", style=f"bold white on {self._env_colour}")
+        text.append(f" {visible(self.environment)} ", style=f"bold white on {self._env_colour}")
         if self.readonly:
             text.append(" ")
             text.append(" READ-ONLY ", style="bold black on yellow")

@@ -145,11 +145,17 @@ class LogViewActions:
 
     def search(self, query: Query) -> None:
         """Start a search (cancelling any other); the first hit is shown as soon as found."""
+        problem = query.problem  # checked before it runs: length, syntax, repeat counts
+        if problem:
+            self._notice(problem)
+            return
         try:
             self._match_re = query.compile_text()
         except re.error as exc:
             self._notice(f"bad regex: {exc}")
             return
+        if query.risky:
+            self._notice("this pattern may backtrack (a quantifier inside a quantifier): it runs with a time budget")
         self.query = query
         self._search_jumped = False
         self._strips.clear()

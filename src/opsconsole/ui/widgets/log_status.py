@@ -13,6 +13,7 @@ from rich.segment import Segment
 from textual.strip import Strip
 
 from opsconsole.domain.items import human_bytes
+from opsconsole.domain.text import visible
 from opsconsole.logs.ref import RangedLog, StreamLog
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def status_text(view: LogView) -> str:
 def status_strip(view: LogView, width: int) -> Strip:
     """The status line as a strip of exactly `width` cells."""
     style = view.get_component_rich_style("logview--status")
-    text = status_text(view)[:width].ljust(width)
+    text = visible(status_text(view))[:width].ljust(width)  # names, errors, the pattern: outside text
     return Strip([Segment(text, style)], width)
 
 

@@ -33,7 +33,7 @@ from textual.strip import Strip
 
 from opsconsole.logs.follow import LogDocument
 from opsconsole.logs.levels import detect_level
-from opsconsole.logs.query import Query
+from opsconsole.logs.query import Query, RegexTooSlow, finditer_text
 from opsconsole.logs.ref import LogRef, StreamLog, as_ref
 from opsconsole.logs.tail import read_line
 from opsconsole.logs.text import DISPLAY_CAP, decode_for_display
@@ -408,9 +408,15 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
                 text.stylize(Style(color=style.color), end, len(plain))
         if self._match_re is not None:
             match_style = self.get_component_rich_style("logview--match")
-            for m in self._match_re.finditer(plain):
-                if m.end() > m.start():
-                    text.stylize(match_style, m.start(), m.end())
+            try:  # a time budget per line: a backtracking pattern never freezes painting
+                spans = finditer_text(self._match_re, plain)
+            except RegexTooSlow as exc:
+                self._match_re = None
+                self.call_later(self._notice, str(exc))
+                spans = []
+            for start, end in spans:
+                if end > start:
+                    text.stylize(match_style, start, end)
         return text
 
     def _line_strip(self, line: int) -> tuple[Strip, int]:

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static, Switch, TextArea
 
 from opsconsole.domain.params import Param, ParamError, pairs_text, parse_pairs_text
+from opsconsole.ui.safe import safe_text, visible
 
 _NUMERIC = {"int": "integer", "float": "number"}
 
@@ -48,6 +49,9 @@ class ParamField(Vertical):
         self.swept = swept
         self.derived = derived
         self.error: str | None = None
+        # a value from outside (a cloned run) holding control characters: the input shows it
+        # made visible, which is not the value; it stays an error until the text is edited
+        self._shown_visible: str | None = None
 
     # --- compose ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -55,7 +59,7 @@ class ParamField(Vertical):
         with Horizontal():
             yield Static(self._label(), classes="label")
             if self.swept is not None:
-                yield Input(", ".join(p.to_text(v) for v in self.swept), id="input",
+                yield Input(visible(", ".join(p.to_text(v) for v in self.swept)), id="input",
                             tooltip="sweep: values separated by commas")
             elif p.type in ("flag", "bool"):
                 yield Switch(bool(self.value), id="input")
@@ -63,11 +67,14 @@ class ParamField(Vertical):
                 yield Select([(c, c) for c in p.choices], value=self.value if self.value in p.choices else Select.BLANK,
                              allow_blank=not p.required and p.default is None, id="input", compact=True)
             elif p.type == "config_pairs":
-                yield TextArea(pairs_text(self.value), id="input", soft_wrap=False, show_line_numbers=False)
+                yield TextArea(visible(pairs_text(self.value), keep="\n"), id="input", soft_wrap=False, show_line_numbers=False)
             else:
                 restrict = r"[0-9+\-]*" if p.type == "int" else (r"[0-9+\-.eE]*" if p.type == "float" else None)
-                yield Input(p.to_text(self.value), id="input", restrict=restrict,
-                            placeholder=self.derived or _NUMERIC.get(p.type, p.type))
+                text = p.to_text(self.value)
+                if visible(text) != text:
+                    self._shown_visible = visible(text)
+                yield Input(visible(text), id="input", restrict=restrict,
+                            placeholder=visible(self.derived or _NUMERIC.get(p.type, p.type)))
         yield Static("", classes="error")
 
     def _label(self) -> Text:
@@ -105,6 +112,11 @@ class ParamField(Vertical):
 
     def _parse(self, text: str) -> None:
         p = self.param
+        if self._shown_visible is not None:
+            if text == self._shown_visible:
+                self._set(self.value, "holds control characters (shown as ␛, \\x9b…): retype the value")
+                return
+            self._shown_visible = None
         try:
             if self.swept is not None:
                 parts = [t for t in (x.strip() for x in text.split(",")) if t]
@@ -125,7 +137,7 @@ class ParamField(Vertical):
         self.value = value
         self.error = error
         self.set_class(error is not None, "invalid")
-        self.query_one(".error", Static).update(Text(f"✗ {error}") if error else "")
+        self.query_one(".error", Static).update(safe_text(f"✗ {error}") if error else "")
         self.query_one(".label", Static).update(self._label())
         self.post_message(self.Changed(self))
 
@@ -135,10 +147,10 @@ class ParamField(Vertical):
             return
         self.error = error
         self.set_class(error is not None, "invalid")
-        self.query_one(".error", Static).update(Text(f"✗ {error}") if error else "")
+        self.query_one(".error", Static).update(safe_text(f"✗ {error}") if error else "")
 
     def set_derived(self, derived: str | None) -> None:
         if self.derived != derived and self.param.derive is not None:
             self.derived = derived
             for widget in self.query(Input):
-                widget.placeholder = derived or ""
+                widget.placeholder = visible(derived or "")

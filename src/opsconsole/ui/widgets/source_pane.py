@@ -20,6 +20,7 @@ from opsconsole.domain.states import state_style
 from opsconsole.logs.ref import FileLog, LogRef
 from opsconsole.services.poller import Poller, PollStatus
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.safe import safe_text, visible
 
 LIVE = ("age", "duration")
 
@@ -133,20 +134,20 @@ class SourcePane(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{self.number} ", style="bold reverse")
         for parent in self.stack:
-            text.append(f" {parent.title} ›", style="dim")
-        text.append(f" {self.source.title} ", style="bold")
+            text.append(f" {visible(parent.title)} ›", style="dim")
+        text.append(f" {visible(self.source.title)} ", style="bold")
         count = f"[{len(self._shown)}/{len(self.items)}]" if self.filter_text else f"[{len(self.items)}]"
         text.append(count, style="dim")
         if self.filter_text:
-            text.append(f"  /{self.filter_text}", style="italic")
+            text.append(f"  /{visible(self.filter_text)}", style="italic")
         if self.sort_column:
-            text.append(f"  ↕{self.sort_column}{'↓' if self.sort_reverse else '↑'}", style="dim")
+            text.append(f"  ↕{visible(self.sort_column)}{'↓' if self.sort_reverse else '↑'}", style="dim")
         warning = self.source.warning
         if warning:
-            text.append(f"  ⚠ {warning}", style="yellow")
+            text.append(f"  ⚠ {visible(warning)}", style="yellow")
         if self.status.stale:
             text.append("  STALE ", style="bold black on yellow")
-            text.append(f" {self.status.last_error}  retry in {self.status.next_delay:.0f}s", style="yellow")
+            text.append(f" {visible(self.status.last_error)}  retry in {self.status.next_delay:.0f}s", style="yellow")
         return text
 
     def _update_title(self) -> None:
@@ -154,9 +155,10 @@ class SourcePane(Vertical):
 
     # --- rows -----------------------------------------------------------------------------
     def _cell(self, item: Item, key: str) -> Text | str:
+        """A cell: text from outside (ids, conf, names) is a `Text`, never markup, controls shown."""
         now = self._clock()
         if key == "state":  # a source may label it ("no runs"); the colour is the unified one
-            return Text(str(item.cells.get("state") or item.state.value), style=state_style(item.state))
+            return safe_text(item.cells.get("state") or item.state.value, style=state_style(item.state))
         if key == "age":
             base = item.created_at or item.started_at
             return human_seconds((now - base).total_seconds()) if base else ""
@@ -165,7 +167,7 @@ class SourcePane(Vertical):
                 return ""
             return human_seconds(((item.ended_at or now) - item.started_at).total_seconds())
         value = item.cells.get(key, "")
-        return "" if value is None else str(value)
+        return safe_text("" if value is None else value)
 
     def _visible(self) -> list[Item]:
         items = self.items
