@@ -33,7 +33,9 @@ class SourcePane(Vertical):
     SourcePane { border: round $panel; height: 1fr; min-height: 6; }
     SourcePane:focus-within { border: round $accent; }
     SourcePane > .pane-title { height: 1; background: $panel; padding: 0 1; }
-    SourcePane > Input { display: none; height: 1; border: none; padding: 0 1; }
+    SourcePane > Input { display: none; }
+    /* one row, focused or not: Textual's focused Input would be a 3-row box hiding the text */
+    SourcePane > Input.one-row, SourcePane > Input.one-row:focus { height: 1; border: none; padding: 0 1; }
     SourcePane.filtering > Input { display: block; }
     SourcePane > DataTable { height: 1fr; }
     """
@@ -79,7 +81,7 @@ class SourcePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
-        yield Input(placeholder="filter…  (enter: keep, esc: clear)")
+        yield Input(placeholder="filter…  (enter: keep, esc: clear)", classes="one-row")
         yield DataTable(cursor_type="row", zebra_stripes=False)
 
     @property
