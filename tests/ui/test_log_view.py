@@ -546,3 +546,24 @@ async def test_ranged_log_shows_its_last_line_without_reading_on_the_ui_thread(l
         assert view.document.search.count == 20
         await until(pilot, lambda: "needle" in view.line_text(view.cursor), "jumped to a hit")
     assert threading.main_thread().name not in reader.threads
+
+
+async def test_follow_survives_resizing(log):
+    """Shrinking the terminal (re-attaching from a smaller screen) and growing it back keeps
+    FOLLOW: new lines keep arriving on screen, nothing turns into "paused +N new lines"."""
+    app = ViewApp(log)
+    async with app.run_test(size=(160, 48)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: "FOLLOW" in screen_text(view).splitlines()[-1], "following")
+        total = 5000
+        for size in ((80, 24), (160, 48), (80, 24), (160, 48)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+            write_lines(log, 7, start=total, mode="a")
+            total += 7
+            await until(pilot, lambda: view.line_count == total, "appended lines")
+            await until(pilot, lambda: view.visible_lines() and view.visible_lines()[-1] == total - 1,
+                        f"the newest line on screen at {size}")
+            status = screen_text(view).splitlines()[-1]
+            assert view.tracking and view.new_lines == 0 and "FOLLOW" in status and "paused" not in status, status
+            assert f"step {total - 1} " in screen_text(view)
