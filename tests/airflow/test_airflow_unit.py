@@ -273,3 +273,53 @@ def test_the_kill_confirmation_recognises_airflow_2_after_a_sigkill_escalation()
     assert _KILLED.search(sigkill)
     assert _KILLED.search("ERROR - ('Job 13 was killed before it finished (likely due to running out of memory)',")
     assert not _KILLED.search("INFO - Sending the signal 15 to group 13745")
+
+
+def test_topological_order_follows_the_dag_edges():
+    from opsconsole.backends.airflow.models import topological_order
+
+    tasks = [("a_report", []), ("extract", ["transform"]), ("load", ["a_report"]), ("transform", ["load"]),
+             ("lonely", [])]
+    assert topological_order(tasks) == ["extract", "lonely", "transform", "load", "a_report"]
+    # a cycle (or an edge to an unknown task) never loses a task
+    assert topological_order([("x", ["y"]), ("y", ["x"]), ("z", ["nope"])]) == ["z", "x", "y"]
+
+
+def test_a_task_instance_without_a_state_says_no_status_not_queued():
+    from opsconsole.backends.airflow.models import AirflowTaskInstance
+    from opsconsole.backends.airflow.sources import AirflowTasksSource
+
+    row = {"dag_id": "d", "dag_run_id": "r", "task_id": "t", "map_index": -1, "try_number": 0, "state": None}
+    item = AirflowTasksSource._item(AirflowTaskInstance.from_api(row))
+    assert item.cells["state"] == "no status"
+    queued = AirflowTasksSource._item(AirflowTaskInstance.from_api({**row, "state": "queued"}))
+    assert queued.cells["state"] == "" and queued.state.value == "queued"
+
+
+def test_dag_ids_are_never_cut():
+    from opsconsole.backends.airflow.sources import AirflowDagsSource
+
+    dag = next(c for c in AirflowDagsSource.columns if c.key == "dag")
+    assert dag.width is None  # the table sizes it to the longest id
+
+
+async def test_triggering_a_paused_dag_warns_and_offers_the_unpause(tmp_path):
+    from opsconsole.backends.airflow import PAUSE, TRIGGER, session_for
+    from opsconsole.backends.airflow.client import AirflowClient, AirflowDag, AirflowSettings
+    from opsconsole.backends.airflow.sources import AirflowDagsSource
+    from opsconsole.domain.items import Item
+    from opsconsole.domain.states import State
+
+    client = AirflowClient(AirflowSettings(url="http://127.0.0.1:9", username="u", password="p"))
+    session = session_for(client, tmp_path)
+    source = AirflowDagsSource(session)
+    item = Item(key="nightly", state=State.UNKNOWN, cells={})
+    session.dags["nightly"] = AirflowDag("nightly", is_paused=True)
+    call = await source.prepare(TRIGGER.id, item)
+    assert "PAUSED" in call.title and "PAUSED" in call.body
+    follow = await call.extra["then"]()
+    assert follow.action is PAUSE and follow.title == "Unpause nightly?"
+    session.dags["nightly"] = AirflowDag("nightly", is_paused=False)
+    call = await source.prepare(TRIGGER.id, item)
+    assert "PAUSED" not in call.title and "then" not in call.extra
+    await client.aclose()

@@ -97,6 +97,15 @@ class ActionPath:
             self.notify(outcome.detail, title=call.name, markup=False)
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
+        then = call.extra.get("then")
+        if outcome.ok and then is not None:  # a follow-up the action offers (unpause what was triggered)
+            try:
+                follow = await then()
+            except Exception as exc:  # noqa: BLE001 - the action itself went through
+                self.notify(f"{call.name}: the follow-up is unavailable ({exc})", severity="warning", markup=False)
+            else:
+                if follow is not None:
+                    await self.run_action_call(follow)
         return outcome
 
     async def _open_matching_preset(self, call) -> bool:

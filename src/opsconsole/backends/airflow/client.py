@@ -37,6 +37,7 @@ from opsconsole.backends.airflow.models import (
     AirflowTaskInstance,
     LogChunk,
     render_structured,
+    topological_order,
 )
 
 if TYPE_CHECKING:
@@ -305,6 +306,12 @@ class AirflowClient:
     async def get_dag(self, dag_id: str) -> AirflowDag:
         """One DAG with its details (params included)."""
         return AirflowDag.from_api(await self._get(f"/dags/{_q(dag_id)}/details"))
+
+    async def task_order(self, dag_id: str) -> list[str]:
+        """The DAG's task ids in DAG order: upstream before downstream (topological)."""
+        data = await self._get(f"/dags/{_q(dag_id)}/tasks")
+        return topological_order([(t["task_id"], t.get("downstream_task_ids") or ())
+                                  for t in data.get("tasks") or () if isinstance(t, dict) and "task_id" in t])
 
     async def set_paused(self, dag_id: str, paused: bool) -> AirflowDag:
         params = {"update_mask": "is_paused"} if await self.major() == 2 else None

@@ -34,7 +34,7 @@ LogJob = SpoolJob  # what an opened task log is
 BATCH = 1 << 20  # bytes of a streamed log rendered and handed to the spool at once
 MIN_POLL, MAX_POLL = 2.0, 60.0
 POLL_SECONDS_PER_MB = 0.5  # a 100 MB running log is polled every 50 s (until a poll was timed)
-SERVER_SHARE = 1.0  # seconds waited between polls per second the last poll took
+SERVER_SHARE = 1.25  # seconds waited between polls per second the last poll took (a line waits < 2 intervals)
 PROGRESS_EVERY = 0.5  # seconds between "downloading N MB" reports of a long read
 
 
