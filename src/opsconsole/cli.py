@@ -17,21 +17,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/opsconsole/config.toml)")
     parser.add_argument("--profile", help="profile to use (default: the config's default_profile, else 'local')")
     parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    # --config/--profile are accepted after the subcommand too (`opsconsole kill --profile P`):
+    # given there, they win; not given, the ones before the subcommand stay
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
 
-    config = sub.add_parser("config", help="inspect the configuration")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    config_sub.add_parser("check", help="validate the config and presets; report file:line: key — reason")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
 
-    kill = sub.add_parser("kill", help="fire the kill-switch without the UI")
+    config = command("config", help="inspect the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("check", parents=[common],
+                          help="validate the config, presets, theme and --profile; report file:line: key — reason")
+
+    kill = command("kill", help="fire the kill-switch without the UI")
     kill.add_argument("--dry-run", action="store_true", help="print the plan and do nothing at all")
     kill.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     kill.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
 
-    sub.add_parser("release", help="release the HALTED latch set by the kill-switch").add_argument(
+    command("release", help="release the HALTED latch set by the kill-switch").add_argument(
         "--yes", action="store_true", help="do not ask for confirmation")
 
-    launch = sub.add_parser("launch", help="launch a preset (a run or a sweep) without the UI")
+    launch = command("launch", help="launch a preset (a run or a sweep) without the UI")
     launch.add_argument("preset", help="preset name (see the Launch screen) or path")
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter (repeatable); a list is space separated")
@@ -39,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--no-wait", action="store_true", help="return once the runs have started (runs that live elsewhere: at once)")
     launch.add_argument("--yes", action="store_true", help="production profiles: do not ask for confirmation")
 
-    tail = sub.add_parser("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
+    tail = command("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
     tail.add_argument("paths", nargs="+")
     return parser
 
@@ -103,6 +112,8 @@ def _config_check(args) -> int:
         problems += [str(p) for p in exc.problems]
         config = None
     problems += [str(p) for p in load_catalog(paths.search_dirs("presets")).problems]
+    if config is not None:
+        problems += _profile_problems(config, getattr(args, "profile", None))
     if problems:
         for problem in problems:
             print(problem)
@@ -111,6 +122,32 @@ def _config_check(args) -> int:
     where = path if path.exists() else "no config file: the built-in local profile"
     print(f"ok: {where}; profiles: {', '.join(sorted(config.profiles))}; default: {config.default_profile}")
     return 0
+
+
+def _profile_problems(config, wanted: str | None) -> list[str]:
+    """An unknown --profile, and a profile's theme that no themes dir has."""
+    from opsconsole.config.settings import ConfigError
+    from opsconsole.ui.theming import discover_themes
+
+    problems: list[str] = []
+    if wanted is not None:
+        try:
+            config.profile(wanted)
+        except ConfigError as exc:
+            problems.append(f"--profile {wanted}: {exc}")
+        except KeyError:
+            problems.append(f"--profile {wanted}: no such profile (have: {', '.join(sorted(config.profiles))})")
+    themes, errors = discover_themes()
+    problems += errors
+    names = {t.name for t in themes}
+    for name in sorted(config.profiles):
+        try:
+            theme = config.profile(name).theme
+        except Exception:  # noqa: BLE001 - reported by the config check itself
+            continue
+        if theme not in names:
+            problems.append(f"profile {name!r}: theme = {theme!r}: no such theme (have: {', '.join(sorted(names))})")
+    return problems
 
 
 def _runner(context):
@@ -232,10 +269,15 @@ async def _launch(context, args) -> int:
         return 1
     kind = catalog.kinds[preset.kind]
     values = dict(preset.values)
+    sweep = {k: list(v) for k, v in preset.sweep.items()}
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
             print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 1
+        if not text.strip():
+            print(f"--set {key}=: empty value; give a value, or leave --set {key} out to keep the preset's",
+                  file=sys.stderr)
             return 1
         try:
             values[key] = kind.param(key).parse_text(text)
@@ -245,7 +287,10 @@ async def _launch(context, args) -> int:
         except ValueError as exc:
             print(f"--set {key}: {exc}", file=sys.stderr)
             return 1
-    plan = plan_launch(preset, kind, values)
+        if key in sweep:  # one value given for a swept key: that value, for every point
+            del sweep[key]
+            print(f"--set {key}: replaces the preset's sweep of {key}", file=sys.stderr)
+    plan = plan_launch(preset, kind, values, sweep)
     if plan.errors:
         for key, reason in plan.errors.items():
             print(f"{key}: {reason}", file=sys.stderr)
@@ -273,10 +318,15 @@ async def _launch(context, args) -> int:
         return args.yes or _confirm(f"Launch {len(plan.specs)} run(s) of {preset.name} on {profile.environment}?",
                                     profile.environment)
 
+    async def precheck() -> str | None:
+        from opsconsole.services.launcher import precheck as check
+
+        return await check(context, plan)
+
     call = ActionCall(LAUNCH, f"launch {preset.name}", f"{len(plan.specs)} run(s) → {plan.target_label}",
                       [f"{preset.name} → {plan.target_label}"], run,
                       confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
-                      label="launch")
+                      label="launch", extra={"precheck": precheck})
     outcome = await _runner(context).run(call, confirm=confirm)
     if outcome.outcome == "refused":
         print(f"refused: {outcome.detail}", file=sys.stderr)

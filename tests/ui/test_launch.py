@@ -163,5 +163,5 @@ async def test_save_keeps_comments_and_save_as_makes_a_copy(make_app):
         await wait_for(pilot, lambda: own.exists() and "steps = 5" in own.read_text())
         from opsconsole.config import paths
 
-        assert "steps = 30" in (paths.project_dir() / "presets" / "local-sample.toml").read_text()
+        assert "steps = 30" in (paths.shipped_dir("presets") / "local-sample.toml").read_text()
         assert "# The sample experiment shipped with opsconsole" in own.read_text()

@@ -141,11 +141,16 @@ class ActionPath:
             launched.extend(await launch(self.context, plan))
             return f"{label}: run {', '.join(str(r.id) for r in launched)}"
 
+        async def precheck() -> str | None:
+            from opsconsole.services.launcher import precheck as check
+
+            return await check(self.context, plan)
+
         call = ActionCall(LAUNCH, f"Launch on {profile.environment}?",
                           label, [label], run,  # _confirm_call names the profile and environment
                           confirm_label=f"Launch on {profile.environment}",
                           confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
-                          label="launch")
+                          label="launch", extra={"precheck": precheck})
 
         async def _launch() -> None:
             outcome = await self.run_action_call(call)

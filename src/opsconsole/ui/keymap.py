@@ -120,6 +120,8 @@ KEYS: tuple[Key, ...] = (
     Key("logview.line.close", "escape,q", "close", "Close", "whole_line"),
     # `opsconsole tail` (the viewer alone)
     Key("tail.quit", "q", "quit", "Quit", "tail"),
+    Key("tail.next_tab", "right_square_bracket", "next_tab", "Next tab", "tail"),
+    Key("tail.prev_tab", "left_square_bracket", "prev_tab", "Prev tab", "tail"),
     # other modals
     Key("help.close", "escape,q,question_mark", "dismiss", "Close", "help"),
     Key("confirm.cancel", "escape", "cancel", "Cancel", "confirm"),

@@ -60,8 +60,10 @@ class TailApp(App):
     LogView { height: 1fr; }
     """
 
-    def __init__(self, paths: list[str], refs: "dict[str, LogRef] | None" = None) -> None:
+    def __init__(self, paths: list[str], refs: "dict[str, LogRef] | None" = None,
+                 missing: list[str] | None = None) -> None:
         super().__init__()
+        self.missing = list(missing or [])  # arguments that named no file: said, the others open
         self.paths = [Path(p) for p in paths]
         self.refs = refs or {}
         self._args = list(paths)  # a URL argument → the log reference its backend made
@@ -93,6 +95,9 @@ class TailApp(App):
                   if path.suffix == ".gz" and self._args[n] not in self.refs]
         if packed:
             self._open_spools(packed)
+        if self.missing:
+            self.notify(f"no such file: {', '.join(self.missing)} (the others are open)", title="not opened",
+                        severity="warning", timeout=15, markup=False)
         self._focus_view()
 
     @work(thread=True, group="tail-spool", exit_on_error=False)
@@ -132,6 +137,21 @@ class TailApp(App):
         if views and not isinstance(self.focused, LogView):
             views.first().focus()
 
+    def _cycle(self, delta: int) -> None:
+        tabs = self.query(TabbedContent)
+        if not tabs:
+            return
+        ids = [pane.id for pane in tabs.first().query(TabPane)]
+        current = tabs.first().active
+        tabs.first().active = ids[(ids.index(current) + delta) % len(ids) if current in ids else 0]
+        self._focus_view()
+
+    def action_next_tab(self) -> None:
+        self._cycle(+1)
+
+    def action_prev_tab(self) -> None:
+        self._cycle(-1)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "tail-spool" and event.state is WorkerState.ERROR:
             self.notify(f"opening .gz files failed: {event.worker.error}", severity="error")
@@ -165,8 +185,12 @@ def run_tail(paths: list[str], profile: "Profile | None" = None) -> int:
                 print(f"opsconsole tail: {exc}", file=sys.stderr)
                 return 2
     missing = [p for p in paths if p not in refs and not Path(p).exists()]
-    if not paths or missing:
-        print(f"opsconsole tail: no such file: {', '.join(missing) or '(none given)'}", file=sys.stderr)
+    if missing:
+        print(f"opsconsole tail: no such file: {', '.join(missing)}", file=sys.stderr)
+    present = [p for p in paths if p not in missing]
+    if not present:  # nothing to show at all
+        if not paths:
+            print("opsconsole tail: no such file: (none given)", file=sys.stderr)
         return 2
-    TailApp(paths, refs).run()
+    TailApp(present, refs, missing=missing).run()
     return 0
