@@ -139,7 +139,16 @@ class ActionPath:
             from opsconsole.services.launcher import launch
 
             launched.extend(await launch(self.context, plan))
-            return f"{label}: run {', '.join(str(r.id) for r in launched)}"
+            # an incremental preset skips what already succeeded: said, never a silent "launched"
+            skipped = [r for r in launched if r.state.value == "skipped"]
+            started = [r for r in launched if r not in skipped]
+            parts = [f"run {', '.join(str(r.id) for r in started)}"] if started else ["nothing launched"]
+            parts += [f"run {r.id} SKIPPED: {r.error or 'skipped'}" for r in skipped[:5]]
+            if len(skipped) > 5:
+                parts.append(f"{len(skipped) - 5} more skipped")
+            if skipped:
+                parts.append("(incremental preset: change a value, or set incremental = false, to run it again)")
+            return f"{label}: " + "; ".join(parts)
 
         async def precheck() -> str | None:
             from opsconsole.services.launcher import precheck as check

@@ -42,8 +42,11 @@ class LaunchScreen(OpsScreen):
     LaunchScreen #preview { height: 9; border: round $panel; padding: 0 1; overflow-y: auto; }
     LaunchScreen.wide #main { layout: horizontal; }
     LaunchScreen.wide #preview { height: 1fr; width: 45%; }
-    LaunchScreen #problems { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
+    /* every problem, scrollable (tab to it, then up/down): none is hidden behind a cap */
+    LaunchScreen #problems { height: auto; max-height: 8; color: $warning; padding: 0 1; display: none; }
+    LaunchScreen #problems:focus { background: $boost; }
     LaunchScreen #problems.shown { display: block; }
+    LaunchScreen #problems > Static { height: auto; }
     """
 
     def __init__(self) -> None:
@@ -55,7 +58,8 @@ class LaunchScreen(OpsScreen):
         self._pending_values: tuple[str, dict[str, Any]] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="problems")
+        with VerticalScroll(id="problems"):
+            yield Static("", id="problem-list")
         with Horizontal(id="body"):
             yield OptionList(id="presets")
             with Vertical(id="main"):
@@ -90,9 +94,11 @@ class LaunchScreen(OpsScreen):
         options = self.query_one("#presets", OptionList)
         options.clear_options()
         options.add_options([Option(p.name, id=p.name) for p in catalog.presets])
-        problems = self.query_one("#problems", Static)
-        problems.update(Text("\n".join(f"⚠ {p}" for p in catalog.problems)))
-        problems.set_class(bool(catalog.problems), "shown")
+        count = len(catalog.problems)
+        lines = [f"⚠ {count} problem{'s' if count != 1 else ''} in the presets"
+                 + (" (scroll this box to see them all)" if count > 6 else "") + ":"] if count else []
+        self.query_one("#problem-list", Static).update(Text("\n".join(lines + [f"  {p}" for p in catalog.problems])))
+        self.query_one("#problems").set_class(bool(count), "shown")
         if self._pending_values is not None:
             name, values = self._pending_values
             self._pending_values = None
@@ -100,17 +106,21 @@ class LaunchScreen(OpsScreen):
         elif catalog.presets:
             names = [p.name for p in catalog.presets]
             current = self.preset.name if self.preset is not None and self.preset.name in names else None
-            options.highlighted = names.index(current) if current else 0
+            # first open: a preset this profile can launch (its target is configured here)
+            launchable = next((n for n, p in enumerate(catalog.presets)
+                               if self.app.context.target(p.target) is not None), 0)
+            options.highlighted = names.index(current) if current else launchable
             if current:
                 self.preset = next(p for p in catalog.presets if p.name == current)
             if not self.fields:
                 options.focus()
 
     @on(OptionList.OptionHighlighted, "#presets")
-    async def _preset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    def _preset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         preset = next((p for p in self.catalog.presets if p.name == event.option.id), None)
         if preset is not None and preset is not self.preset:
-            await self.show_preset(preset)
+            # one form at a time: a newer choice cancels the filling of an older one
+            self.run_worker(self.show_preset(preset), exclusive=True, group="show-preset")
 
     @on(OptionList.OptionSelected, "#presets")
     def _preset_selected(self) -> None:
@@ -120,18 +130,22 @@ class LaunchScreen(OpsScreen):
 
     # --- the form -------------------------------------------------------------------------------
     async def show_preset(self, preset: Preset, values: dict[str, Any] | None = None) -> None:
-        """Fill the form from a preset (or from a run being cloned: `values`)."""
-        self.preset = preset
+        """Fill the form from a preset (or from a run being cloned: `values`). `preset` names
+        the form's preset once its fields are there."""
         kind = self.catalog.kinds[preset.kind]
         base = {**kind.defaults(), **preset.values}
         current = {**base, **(values or {})}
         form = self.query_one("#form", VerticalScroll)
         await form.remove_children()
         form.border_title = f"{preset.name} — {kind.name} → {preset.target}"
+        # a clone of one sweep point fills that point: its swept keys are single values
+        cloned = set(values or ())
         fields = [ParamField(p, current.get(p.name), base.get(p.name),
-                             swept=list(preset.sweep[p.name]) if p.name in preset.sweep else None)
+                             swept=list(preset.sweep[p.name]) if p.name in preset.sweep and p.name not in cloned
+                             else None)
                   for p in kind.editable]
         await form.mount(Static(Text(preset.description or kind.description, style="italic")), *fields)
+        self.preset = preset
         self._refresh_plan()
 
     def load_values(self, preset_name: str, values: dict[str, Any]) -> None:
