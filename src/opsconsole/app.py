@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import time
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import AsyncIterator, Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -21,8 +24,16 @@ from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
 # Screens other than Status are imported when first shown: the first frame stays fast.
+DIALOG_WAIT = 10.0  # seconds keys are held back at most while a dialog is on its way
 SCREENS_BY_NAME = {"status": "status.StatusScreen", "logs": "logs.LogsScreen", "launch": "launch.LaunchScreen",
                    "runs": "runs.RunsScreen", "balances": "balances.BalancesScreen"}
+
+
+class _Hold:
+    kept = False
+
+    def until_shown(self) -> None:
+        self.kept = True
 
 
 def _screen_factory(ref: str):
@@ -52,6 +63,44 @@ class OpsConsole(ActionPath, App):
         self.env_colour = "#d70000" if context.profile.production else "#3b82c4"
         self._kill_results: KillResultsScreen | None = None
         self._kill_task: asyncio.Task | None = None
+        self._dialog_holds: dict[int, float] = {}  # id -> deadline: a dialog is on its way
+
+    # --- keys typed while a dialog is on its way ---------------------------------------------
+    @asynccontextmanager
+    async def dialog_coming(self, within: float = DIALOG_WAIT) -> AsyncIterator["_Hold"]:
+        """Around work that ends by showing a dialog (a fetch, then a confirmation): until a
+        screen is pushed (or `within` seconds, or the work ends) keys are swallowed, so what the
+        operator types ahead never reaches Status's or the app's shortcuts (the kill-switch key
+        still works). `hold.until_shown()`: the dialog is posted for later, keep holding until it
+        is pushed (or `within`)."""
+        hold = _Hold()
+        self._dialog_holds[id(hold)] = time.monotonic() + within
+        try:
+            yield hold
+        finally:
+            if not hold.kept:
+                self._dialog_holds.pop(id(hold), None)
+
+    def push_screen(self, *args, **kwargs):  # type: ignore[override]
+        self._dialog_holds.clear()  # the dialog is here: keys go to it
+        return super().push_screen(*args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._dialog_holds:
+            now = time.monotonic()
+            for hold, deadline in list(self._dialog_holds.items()):
+                if deadline < now:
+                    del self._dialog_holds[hold]
+            if self._dialog_holds and event.key not in self._kill_keys():
+                self.bell()
+                return
+        await super().on_event(event)
+
+    @staticmethod
+    def _kill_keys() -> set[str]:
+        from opsconsole.ui.keymap import KILLSWITCH, by_id
+
+        return {k.strip() for k in by_id()[KILLSWITCH].keys.split(",")}
 
     # --- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -98,7 +147,8 @@ class OpsConsole(ActionPath, App):
                         title="not quitting", severity="error", timeout=8)
             self.bell()
             return
-        pending = await asyncio.to_thread(self.context.pending)
+        async with self.dialog_coming():
+            pending = await asyncio.to_thread(self.context.pending)
         if pending:
             self.run_worker(self._confirm_quit(pending), group="quit", exclusive=True)
             return

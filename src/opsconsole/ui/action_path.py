@@ -61,7 +61,14 @@ class ActionPath:
         """The one path for an action from a pane, the palette or a screen: refused (read-only,
         HALTED, fail-closed) → its input (a preset's typed Launch form, or a JSON object) →
         confirmed (Cancel is the default) → run → audited; the outcome is shown, never a crash.
-        None when the operator left the input (or went to the Launch form instead)."""
+        None when the operator left the input (or went to the Launch form instead). Keys typed
+        before its first dialog shows are held back (never shortcuts)."""
+        if not (call.confirm or call.ask_json is not None):
+            return await self._run_action_call(call)
+        async with self.dialog_coming():
+            return await self._run_action_call(call)
+
+    async def _run_action_call(self, call) -> "ActionOutcome | None":
         runner = self.actions
         # asked before the input is: a refused action asks for nothing (the runner asks again
         # when it runs, as the latch may have been set meanwhile)

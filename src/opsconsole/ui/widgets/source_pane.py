@@ -361,12 +361,14 @@ class SourcePane(Vertical):
             return
 
         async def _full() -> None:
-            try:
-                item.detail = await source.describe(item)
-            except Exception as exc:  # noqa: BLE001
-                self.notify(f"{item.key}: {exc}", severity="error", markup=False)
-                return
-            self.post_message(self.Describe(item))
+            async with self.app.dialog_coming(within=3.0) as hold:
+                try:
+                    item.detail = await source.describe(item)
+                except Exception as exc:  # noqa: BLE001
+                    self.notify(f"{item.key}: {exc}", severity="error", markup=False)
+                    return
+                hold.until_shown()
+                self.post_message(self.Describe(item))
 
         self.run_worker(_full(), group="describe", exclusive=True)
 
@@ -382,14 +384,15 @@ class SourcePane(Vertical):
         self.run_worker(self._pane_action(action_id), group=f"action-{action_id}")
 
     async def _pane_action(self, action_id: str) -> None:
-        try:
-            call = await self.source.prepare(action_id, self.selected)
-        except ActionUnavailable as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            self.notify(f"{action_id}: {type(exc).__name__}: {exc}", severity="error", markup=False)
-            return
+        async with self.app.dialog_coming():  # what is typed before the dialog shows is not a shortcut
+            try:
+                call = await self.source.prepare(action_id, self.selected)
+            except ActionUnavailable as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
+            except Exception as exc:  # noqa: BLE001 - shown, never a crash
+                self.notify(f"{action_id}: {type(exc).__name__}: {exc}", severity="error", markup=False)
+                return
         await self.app.run_action_call(call)
 
     def pause(self) -> None:
