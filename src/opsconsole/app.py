@@ -149,18 +149,33 @@ class OpsConsole(ActionPath, App):
             return
         async with self.dialog_coming():
             pending = await asyncio.to_thread(self.context.pending)
-        if pending:
-            self.run_worker(self._confirm_quit(pending), group="quit", exclusive=True)
+            attached = await asyncio.to_thread(self._attached_runs)
+        if pending or attached:
+            self.run_worker(self._confirm_quit(pending, attached), group="quit", exclusive=True)
             return
         self.exit()
 
-    async def _confirm_quit(self, pending: list[str]) -> None:
-        ids = ", ".join(pending)
-        if await self.push_screen_wait(ConfirmScreen(
-                "Quit with runs still queued?",
-                f"{ids[:1].upper()}{ids[1:]} have not started (or wait for a retry): they need opsconsole running "
-                "and will be recorded as skipped. Runs already started keep running.",
-                confirm_label="Quit anyway")):
+    def _attached_runs(self) -> list[str]:
+        """(Blocking.) Local runs running under this console (they outlive it, unwatched)."""
+        try:
+            return [f"run {r.id}" for r in self.context.ledger.active_runs("local") if r.state.value == "running"]
+        except Exception:  # noqa: BLE001 - the quit must never fail on this
+            return []
+
+    async def _confirm_quit(self, pending: list[str], attached: list[str] | None = None) -> None:
+        parts = []
+        if pending:
+            ids = ", ".join(pending)
+            parts.append(f"{ids[:1].upper()}{ids[1:]} have not started (or wait for a retry): they need opsconsole "
+                         "running and will be recorded as skipped.")
+        if attached:
+            ids = ", ".join(attached)
+            parts.append(f"{ids[:1].upper()}{ids[1:]} {'are' if len(attached) > 1 else 'is'} running here: "
+                         "they keep running and are picked up next time.")
+        if not pending:
+            parts.append("Runs already started keep running.")
+        title = "Quit with runs still queued?" if pending else "Quit with runs attached?"
+        if await self.push_screen_wait(ConfirmScreen(title, " ".join(parts), confirm_label="Quit anyway")):
             self.exit()
 
     # --- navigation -------------------------------------------------------------------------
@@ -210,6 +225,12 @@ class OpsConsole(ActionPath, App):
         yield SystemCommand("Kill-switch: release HALTED latch", "Allow launches again", self.release_latch)
         # every action on the selected item of the focused pane (what its keys do, by name)
         pane = self._focused_pane(screen)
+        if pane is not None and pane.selected is not None:
+            key = pane.selected.key
+            yield SystemCommand(f"{pane.source.title}: Log of {key}", "Open the selected item's log",
+                                pane.action_open_log)
+            yield SystemCommand(f"{pane.source.title}: Describe {key}", "Every field of the selected item",
+                                pane.action_describe)
         if pane is not None:
             for action in pane.source.actions:
                 yield SystemCommand(f"{pane.source.title}: {action.label}",

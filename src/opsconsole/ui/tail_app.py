@@ -53,6 +53,7 @@ class TailApp(App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
+    QUIT_ON_CLOSE_LOG = True  # q on a log (less's habit) quits: there is nothing above it
     BINDINGS = bindings("tail")
     CSS = """
     TabbedContent, TabPane { height: 1fr; }

@@ -253,6 +253,10 @@ class LaunchScreen(OpsScreen):
             return
         self.app.launch_plan(self.plan)
 
+    def action_leave_field(self) -> None:
+        """esc: out of the field being edited, back to the presets list."""
+        self.query_one("#presets").focus()
+
     def action_copy(self) -> None:
         if self.plan is not None and self.plan.first is not None:
             self.app.copy_to_clipboard(self.plan.first.shell)

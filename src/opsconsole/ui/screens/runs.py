@@ -89,6 +89,7 @@ class RunsScreen(OpsScreen):
             self.marked.remove(item.key)
         else:
             self.marked = (self.marked + [item.key])[-2:]
+        self.pane.set_marked(self.marked)
         self.notify(f"marked: {', '.join(self.marked) or 'none'}  (= compares two)")
 
     def action_compare(self) -> None:

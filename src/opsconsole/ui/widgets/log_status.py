@@ -55,7 +55,7 @@ def status_text(view: LogView) -> str:
         elif search.error:
             state = f"error: {search.error}"
         else:
-            state = f"{search.count:,} matches" + ("" if search.done else " (scanning…)")
+            state = f"{search.count:,} match{'' if search.count == 1 else 'es'}" + ("" if search.done else " (scanning…)")
         parts.append(f"/{view.query.pattern}/ [{flags}] {state}")
     if view.filtering:
         parts.append("FILTER")

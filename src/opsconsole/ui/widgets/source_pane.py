@@ -20,6 +20,7 @@ from opsconsole.domain.states import state_style
 from opsconsole.logs.ref import FileLog, LogRef
 from opsconsole.services.poller import Poller, PollStatus
 from opsconsole.ui.bindings import bindings
+from opsconsole.ui.widgets.ops_table import OpsTable
 
 LIVE = ("age", "duration")
 
@@ -77,12 +78,13 @@ class SourcePane(Vertical):
         self.sort_reverse = False
         self.status = PollStatus()
         self._select_next: str | None = None
+        self.marked: list[str] = []  # keys marked by the screen (Runs: two to compare), shown "●"
         self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
         yield Input(placeholder="filter…  (enter: keep, esc: clear)", classes="one-row")
-        yield DataTable(cursor_type="row", zebra_stripes=False)
+        yield OpsTable(cursor_type="row", zebra_stripes=False)
 
     @property
     def table(self) -> DataTable:
@@ -167,7 +169,21 @@ class SourcePane(Vertical):
                 return ""
             return human_seconds(((item.ended_at or now) - item.started_at).total_seconds())
         value = item.cells.get(key, "")
-        return "" if value is None else str(value)
+        text = "" if value is None else str(value)
+        if self.marked and key == self._column_keys[0]:
+            return Text.assemble(("● " if item.key in self.marked else "  ", "bold magenta"), text)
+        return text
+
+    def set_marked(self, keys: list[str]) -> None:
+        """Show which rows are marked (a "●" before the first column)."""
+        changed = set(keys) ^ set(self.marked) or (bool(keys) != bool(self.marked))
+        self.marked = list(keys)
+        if not changed:
+            return
+        first = self._column_keys[0]
+        for item in self._shown:
+            self.table.update_cell(item.key, first, self._cell(item, first))
+        self._update_title()
 
     def _visible(self) -> list[Item]:
         items = self.items
