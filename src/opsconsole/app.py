@@ -172,7 +172,7 @@ class OpsConsole(ActionPath, App):
             ids = ", ".join(attached)
             parts.append(f"{ids[:1].upper()}{ids[1:]} {'are' if len(attached) > 1 else 'is'} running here: "
                          "they keep running and are picked up next time.")
-        if not pending:
+        else:
             parts.append("Runs already started keep running.")
         title = "Quit with runs still queued?" if pending else "Quit with runs attached?"
         if await self.push_screen_wait(ConfirmScreen(title, " ".join(parts), confirm_label="Quit anyway")):

@@ -113,7 +113,7 @@ async def test_quit_asks_when_runs_are_attached_and_dialogs_dim_the_screen_behin
         await wait_for(pilot, lambda: app.current_mode == "status")
         await pilot.press("q")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        assert app.screen._title == "Quit with runs attached?" and f"run {run.id} is running here" in app.screen._body
+        assert app.screen._title == "Quit with runs attached?" and f"Run {run.id} is running here" in app.screen._body
         background = app.screen.styles.background
         assert background.a < 1.0  # the screen behind stays visible, dimmed
         await pilot.press("escape")
