@@ -92,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_launch(context, args))
         from opsconsole.app import OpsConsole
 
-        context.recover()
+        # no recovery here: the Runs source settles orphaned runs in a thread on its first
+        # fetch, so the first frame does not wait for it
         OpsConsole(context).run()
         return 0
     finally:

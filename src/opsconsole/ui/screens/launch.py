@@ -11,7 +11,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from opsconsole.config.presets import Preset
@@ -21,6 +21,7 @@ from opsconsole.services.launcher import LaunchPlan, plan_launch
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.widgets.param_field import ParamField
+from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 SHOW_POINTS = 5
 
@@ -67,7 +68,7 @@ class LaunchScreen(OpsScreen):
                     yield VerticalScroll(id="form")
                     yield Static("", id="help")
                 yield Static("", id="preview")
-        yield Footer()
+        yield OpsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#presets").border_title = "Presets"
