@@ -159,3 +159,38 @@ def test_focused_input_shows_typed_text(snap_compare, tmp_path, case):
         _assert_visible(inp, text)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run)
+
+
+def test_log_viewer(snap_compare, tmp_path):
+    """The log viewer at 160x48 following a log, with a search: the README's screenshot."""
+    app = _app(tmp_path)
+    path = tmp_path / "broker.log"
+    levels = ["INFO", "INFO", "WARNING", "INFO", "ERROR"]
+    path.write_text("".join(f"2026-11-22 09:{i // 60:02d}:{i % 60:02d},{i * 7 % 1000:03d} {levels[i % 5]} "
+                            f"hwcc.py:{100 + i % 40} order {i} BTC/USDT qty={i * 3 % 17 + 1} fill ok\n"
+                            for i in range(400)))
+
+    async def run(pilot):
+        await _settle(pilot)
+        pilot.app.open_log(str(path), "broker.log")
+        await _wait(pilot, lambda: pilot.app.current_mode == "logs" and type(pilot.app.focused).__name__ == "LogView",
+                    "the log")
+        await pilot.press("slash")
+        inp = await _type_into_focused(pilot, "order 39")
+        await pilot.press("enter")
+        await pilot.pause(0.5)
+
+    assert snap_compare(app, terminal_size=(160, 48), run_before=run)
+
+
+def test_readme_screenshots_are_the_snapshots():
+    """README's screenshots are the pinned snapshots themselves (refreshed with them)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    snaps = Path(__file__).parent / "__snapshots__" / "test_snapshots"
+    readme = (root / "README.md").read_text()
+    for shot, snap in (("status.svg", "test_status_screen[size1].svg"), ("log-viewer.svg", "test_log_viewer.svg")):
+        assert f"docs/screenshots/{shot}" in readme
+        assert (root / "docs" / "screenshots" / shot).read_bytes() == (snaps / snap).read_bytes(), \
+            f"copy {snap} to docs/screenshots/{shot}"
