@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,7 +35,7 @@ LogJob = SpoolJob  # what an opened task log is
 BATCH = 1 << 20  # bytes of a streamed log rendered and handed to the spool at once
 MIN_POLL, MAX_POLL = 2.0, 60.0
 POLL_SECONDS_PER_MB = 0.5  # a 100 MB running log is polled every 50 s (until a poll was timed)
-SERVER_SHARE = 1.25  # seconds waited between polls per second the last poll took (a line waits < 2 intervals)
+SERVER_SHARE = 1.0  # seconds waited between polls per second the last poll took: the server idles half the time
 PROGRESS_EVERY = 0.5  # seconds between "downloading N MB" reports of a long read
 
 
@@ -72,13 +73,15 @@ class AirflowLogStream:
         self.label = f"{ti.dag_id} {ti.run_id} {ti.label} try {try_number}"
         self._last_poll: float | None = None  # seconds the last successful poll took
         self._failures = 0  # polls failed in a row (timeouts, lost connections, 5xx)
+        self.polls: deque[tuple[float, float]] = deque(maxlen=64)  # (start, end), wall clock, of the last polls
 
     def poll_interval(self, size: int) -> float:
         if self._failures:  # the last poll failed: back off (the cursor is kept)
             return min(MAX_POLL, MIN_POLL * 2 ** min(self._failures, 5))
         if self._last_poll is not None:
             # each poll makes the server render the whole log: wait as long again as it took
-            # (half the server's time at most), so a new line waits two intervals at worst
+            # (the server idles half the time); a new line is shown within two poll periods
+            # (start to start) at worst
             return max(MIN_POLL, SERVER_SHARE * self._last_poll)
         return follow_interval(size)
 
@@ -121,6 +124,7 @@ class AirflowLogStream:
         ti, tn = self.ti, self.try_number
         token = cursor if isinstance(cursor, str) else None
         started = time.monotonic()
+        wall = time.time()
         try:
             chunk = None
             async for report in self._read_with_progress(token):
@@ -130,6 +134,7 @@ class AirflowLogStream:
                     chunk = report
             assert chunk is not None
             self._last_poll = time.monotonic() - started
+            self.polls.append((wall, time.time()))
             token = chunk.token or token
             note = "" if self._failures else None
             self._failures = 0
