@@ -323,3 +323,50 @@ async def test_triggering_a_paused_dag_warns_and_offers_the_unpause(tmp_path):
     call = await source.prepare(TRIGGER.id, item)
     assert "PAUSED" not in call.title and "then" not in call.extra
     await client.aclose()
+
+
+async def test_a_finished_log_is_rendered_while_it_downloads_and_a_broken_download_fails(tmp_path):
+    """The download pump reads ahead of the renderer; every line arrives, in order, once; a
+    connection lost mid-way ends the job FAILED (never a silently short "done")."""
+    import json as _json
+    from contextlib import asynccontextmanager
+
+    from opsconsole.backends.airflow.client import AirflowTaskInstance
+    from opsconsole.backends.airflow.logs import FAILED, AirflowLogStream
+    from opsconsole.logs.spool import LogSpool
+
+    lines = [_json.dumps({"timestamp": f"t{i}", "level": "info", "logger": "task.stdout",
+                          "event": f"line {i:06d} " + "x" * 80}).encode() + b"\n" for i in range(40_000)]
+    body = b"".join(lines)
+
+    class Client:
+        def __init__(self, fail_at=None):
+            self.fail_at = fail_at
+
+        @asynccontextmanager
+        async def stream_log(self, ti, try_number):
+            async def chunks():
+                for n, start in enumerate(range(0, len(body), 7919)):  # odd sizes: lines cut across chunks
+                    if self.fail_at is not None and n == self.fail_at:
+                        raise ConnectionError("peer closed the connection")
+                    yield body[start:start + 7919]
+
+            yield "ndjson", chunks()
+
+    ti = AirflowTaskInstance.from_api({"dag_id": "d", "dag_run_id": "r", "task_id": "t", "try_number": 1,
+                                       "state": "success"})
+
+    def stream(client):
+        s = AirflowLogStream.__new__(AirflowLogStream)
+        s.client, s.ti, s.try_number, s.running = client, ti, 1, False
+        s.key, s.label = f"k{id(client)}", "t"
+        return s
+
+    job = await LogSpool(tmp_path).open(stream(Client()))
+    await job.task
+    text = job.path.read_text().splitlines()
+    assert job.state == "done" and len(text) == 40_000
+    assert text[0] == "t0 INFO task.stdout line 000000 " + "x" * 80 and text[-1].startswith("t39999 ")
+    broken = await LogSpool(tmp_path / "b").open(stream(Client(fail_at=300)))
+    await broken.task
+    assert broken.state == FAILED and "peer closed" in (broken.error or "")

@@ -288,7 +288,9 @@ class LogSpool:
                     # file again from the stream's start; a viewer sees it as a rotation
                     await batches.settle()
                     await asyncio.to_thread(writer.finish)
-                    writer = await asyncio.to_thread(self._prepare, job.path, True)  # type: ignore[assignment]
+                    fresh = await asyncio.to_thread(self._prepare, job.path, True)
+                    assert isinstance(fresh, SpoolWriter)  # fresh: never the cached size
+                    writer = fresh
                     batches = _Batches(writer, job)
                     cursor = None
                     job.size = job.lines = 0
