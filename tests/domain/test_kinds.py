@@ -202,3 +202,16 @@ def test_saving_config_pairs_keeps_them_inline_and_in_place(tmp_path, catalog):
     assert "[[values.set_config_value]]" not in text
     assert text.index("set_config_value") < text.index("trade_date")  # still where it was
     assert parse_preset(text, src, catalog.kinds).values["set_config_value"] == pairs
+
+
+def test_every_preset_problem_is_reported_in_one_pass(tmp_path, catalog):
+    """A wrong shape in one table does not hide the wrong values of another (no three runs to
+    see everything)."""
+    path = tmp_path / "many.toml"
+    path.write_text('kind = "local-sample"\n[local]\nparallelism = "4"\n'
+                    '[values]\nsteps = 0\nnope = 1\n[sweep]\nseed = ["a"]\n')
+    with pytest.raises(PresetError) as err:
+        parse_preset(path.read_text(), path, catalog.kinds)
+    keys = {p.key for p in err.value.problems}
+    assert {"local.parallelism", "values.nope", "sweep.seed"} <= keys, keys
+    assert any(k.startswith("values.steps") for k in keys), keys
