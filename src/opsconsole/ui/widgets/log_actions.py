@@ -29,7 +29,7 @@ _PROMPTS = {
     "percent": "Go to percent of the file:",
     "time": "Go to time (2023-10-05 07:40:00 or 07:40):",
     "search": "Search (I: case, R: regex):",
-    "filter": "Filter: show only lines matching (F: filter on/off, esc: all lines):",
+    "filter": "Filter: show only lines matching (then F: filter on/off, esc: every line again):",
     "save": "Save marked lines (or the visible range) to:",
 }
 
