@@ -107,6 +107,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
                 except ParamError as exc:
                     bad(("sweep", name), f"value {option!r}: {exc}")
     doc.raise_if_any()
+    assert isinstance(kind_name, str) and isinstance(target, str)  # else a problem was raised above
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
                   tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)})
