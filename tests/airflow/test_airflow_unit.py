@@ -370,3 +370,20 @@ async def test_a_finished_log_is_rendered_while_it_downloads_and_a_broken_downlo
     broken = await LogSpool(tmp_path / "b").open(stream(Client(fail_at=300)))
     await broken.task
     assert broken.state == FAILED and "peer closed" in (broken.error or "")
+
+
+def test_a_part_airflow_sends_twice_is_spooled_once():
+    from opsconsole.backends.airflow.logs import AirflowLogStream
+
+    s = AirflowLogStream.__new__(AirflowLogStream)
+    s._last_line = ""
+    first = "::group::Log message source details\n2026-11-30T00:00:01.000001Z INFO task.stdout line 000001\n" \
+            "2026-11-30T00:00:02.000002Z INFO task.stdout line 000002\n"
+    assert s._fresh(first) == first
+    again = "2026-11-30T00:00:01.000001Z INFO task.stdout line 000001\n" \
+            "2026-11-30T00:00:02.000002Z INFO task.stdout line 000002\n" \
+            "2026-11-30T00:00:03.000003Z INFO task.stdout line 000003\n"
+    assert s._fresh(again) == "2026-11-30T00:00:03.000003Z INFO task.stdout line 000003\n"
+    new = "2026-11-30T00:00:04.000004Z INFO task.stdout line 000004\n"
+    assert s._fresh(new) == new  # later lines pass untouched
+    assert s._fresh("") == ""
