@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import time
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Iterable
+from typing import AsyncIterator, Iterable
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
@@ -22,8 +25,16 @@ from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
 # Screens other than Status are imported when first shown: the first frame stays fast.
+DIALOG_WAIT = 10.0  # seconds keys are held back at most while a dialog is on its way
 SCREENS_BY_NAME = {"status": "status.StatusScreen", "logs": "logs.LogsScreen", "launch": "launch.LaunchScreen",
                    "runs": "runs.RunsScreen", "balances": "balances.BalancesScreen"}
+
+
+class _Hold:
+    kept = False
+
+    def until_shown(self) -> None:
+        self.kept = True
 
 
 def _screen_factory(ref: str):
@@ -57,6 +68,44 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         self._offered_rerun = False
         self.kill_status: dict = {}
         self.kill_notice = ""
+        self._dialog_holds: dict[int, float] = {}  # id -> deadline: a dialog is on its way
+
+    # --- keys typed while a dialog is on its way ---------------------------------------------
+    @asynccontextmanager
+    async def dialog_coming(self, within: float = DIALOG_WAIT) -> AsyncIterator["_Hold"]:
+        """Around work that ends by showing a dialog (a fetch, then a confirmation): until a
+        screen is pushed (or `within` seconds, or the work ends) keys are swallowed, so what the
+        operator types ahead never reaches Status's or the app's shortcuts (the kill-switch key
+        still works). `hold.until_shown()`: the dialog is posted for later, keep holding until it
+        is pushed (or `within`)."""
+        hold = _Hold()
+        self._dialog_holds[id(hold)] = time.monotonic() + within
+        try:
+            yield hold
+        finally:
+            if not hold.kept:
+                self._dialog_holds.pop(id(hold), None)
+
+    def push_screen(self, *args, **kwargs):  # type: ignore[override]
+        self._dialog_holds.clear()  # the dialog is here: keys go to it
+        return super().push_screen(*args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded and self._dialog_holds:
+            now = time.monotonic()
+            for hold, deadline in list(self._dialog_holds.items()):
+                if deadline < now:
+                    del self._dialog_holds[hold]
+            if self._dialog_holds and event.key not in self._kill_keys():
+                self.bell()
+                return
+        await super().on_event(event)
+
+    @staticmethod
+    def _kill_keys() -> set[str]:
+        from opsconsole.ui.keymap import KILLSWITCH, by_id
+
+        return {k.strip() for k in by_id()[KILLSWITCH].keys.split(",")}
 
     # --- start-up ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -137,19 +186,35 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
                         title="not quitting", severity="error", timeout=8)
             self.bell()
             return
-        pending = await asyncio.to_thread(self.context.pending)
-        if pending:
-            self.run_worker(self._confirm_quit(pending), group="quit", exclusive=True)
+        async with self.dialog_coming():
+            pending = await asyncio.to_thread(self.context.pending)
+            attached = await asyncio.to_thread(self._attached_runs)
+        if pending or attached:
+            self.run_worker(self._confirm_quit(pending, attached), group="quit", exclusive=True)
             return
         self.exit()
 
-    async def _confirm_quit(self, pending: list[str]) -> None:
-        ids = ", ".join(pending)
-        if await self.push_screen_wait(ConfirmScreen(
-                "Quit with runs still queued?",
-                f"{ids[:1].upper()}{ids[1:]} have not started (or wait for a retry): they need opsconsole running "
-                "and will be recorded as skipped. Runs already started keep running.",
-                confirm_label="Quit anyway")):
+    def _attached_runs(self) -> list[str]:
+        """(Blocking.) Local runs running under this console (they outlive it, unwatched)."""
+        try:
+            return [f"run {r.id}" for r in self.context.ledger.active_runs("local") if r.state.value == "running"]
+        except Exception:  # noqa: BLE001 - the quit must never fail on this
+            return []
+
+    async def _confirm_quit(self, pending: list[str], attached: list[str] | None = None) -> None:
+        parts = []
+        if pending:
+            ids = ", ".join(pending)
+            parts.append(f"{ids[:1].upper()}{ids[1:]} have not started (or wait for a retry): they need opsconsole "
+                         "running and will be recorded as skipped.")
+        if attached:
+            ids = ", ".join(attached)
+            parts.append(f"{ids[:1].upper()}{ids[1:]} {'are' if len(attached) > 1 else 'is'} running here: "
+                         "they keep running and are picked up next time.")
+        else:
+            parts.append("Runs already started keep running.")
+        title = "Quit with runs still queued?" if pending else "Quit with runs attached?"
+        if await self.push_screen_wait(ConfirmScreen(title, " ".join(parts), confirm_label="Quit anyway")):
             self.exit()
 
     # --- navigation -------------------------------------------------------------------------
@@ -199,6 +264,12 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         yield SystemCommand("Kill-switch: release HALTED latch", "Allow launches again", self.release_latch)
         # every action on the selected item of the focused pane (what its keys do, by name)
         pane = self._focused_pane(screen)
+        if pane is not None and pane.selected is not None:
+            key = pane.selected.key
+            yield SystemCommand(palette_text(f"{pane.source.title}: Log of {key}"), "Open the selected item's log",
+                                pane.action_open_log)
+            yield SystemCommand(palette_text(f"{pane.source.title}: Describe {key}"), "Every field of the selected item",
+                                pane.action_describe)
         if pane is not None:
             for action in pane.source.actions:
                 yield SystemCommand(palette_text(f"{pane.source.title}: {action.label}"),

@@ -17,23 +17,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, help="config file (default: $XDG_CONFIG_HOME/opsconsole/config.toml)")
     parser.add_argument("--profile", help="profile to use (default: the config's default_profile, else 'local')")
     parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    # --config/--profile are accepted after the subcommand too (`opsconsole kill --profile P`):
+    # given there, they win; not given, the ones before the subcommand stay
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("--profile", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
 
-    config = sub.add_parser("config", help="inspect the configuration")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
-    config_sub.add_parser("check", help="validate the config and presets; report file:line: key — reason")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)
 
-    kill = sub.add_parser("kill", help="fire the kill-switch without the UI")
+    config = command("config", help="inspect the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("check", parents=[common],
+                          help="validate the config, presets, theme and --profile; report file:line: key — reason")
+
+    kill = command("kill", help="fire the kill-switch without the UI")
     kill.add_argument("--dry-run", action="store_true", help="print the plan and do nothing at all")
     kill.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     kill.add_argument("--json", action="store_true", help="print the plan or the results as JSON")
     kill.add_argument("--status", action="store_true",
                       help="print the HALTED latch, interrupted kills and unrecorded audit rows; fire nothing")
 
-    sub.add_parser("release", help="release the HALTED latch set by the kill-switch").add_argument(
+    command("release", help="release the HALTED latch set by the kill-switch").add_argument(
         "--yes", action="store_true", help="do not ask for confirmation")
 
-    launch = sub.add_parser("launch", help="launch a preset (a run or a sweep) without the UI")
+    launch = command("launch", help="launch a preset (a run or a sweep) without the UI")
     launch.add_argument("preset", help="preset name (see the Launch screen) or path")
     launch.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a parameter (repeatable); a list is space separated")
@@ -43,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max-runs", type=int, metavar="N",
                         help="allow a sweep of up to N runs (default: the preset's max_runs, else 1000)")
 
-    tail = sub.add_parser("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
+    tail = command("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
     tail.add_argument("paths", nargs="+")
     return parser
 
@@ -124,7 +133,8 @@ def _main(argv: list[str] | None = None) -> int:
             return asyncio.run(_launch(context, args))
         from opsconsole.app import OpsConsole
 
-        context.recover()
+        # no recovery here: the Runs source settles orphaned runs in a thread on its first
+        # fetch, so the first frame does not wait for it
         app = OpsConsole(context)
         app.run()
         return app.return_code or 0  # an app that crashed exits non-zero
@@ -145,6 +155,8 @@ def _config_check(args) -> int:
         problems += [str(p) for p in exc.problems]
         config = None
     problems += [str(p) for p in load_catalog(paths.search_dirs("presets")).problems]
+    if config is not None:
+        problems += _profile_problems(config, getattr(args, "profile", None))
     if problems:
         for problem in problems:
             print(problem)
@@ -153,6 +165,32 @@ def _config_check(args) -> int:
     where = path if path.exists() else "no config file: the built-in local profile"
     print(f"ok: {where}; profiles: {', '.join(sorted(config.profiles))}; default: {config.default_profile}")
     return 0
+
+
+def _profile_problems(config, wanted: str | None) -> list[str]:
+    """An unknown --profile, and a profile's theme that no themes dir has."""
+    from opsconsole.config.settings import ConfigError
+    from opsconsole.ui.theming import discover_themes
+
+    problems: list[str] = []
+    if wanted is not None:
+        try:
+            config.profile(wanted)
+        except ConfigError as exc:
+            problems.append(f"--profile {wanted}: {exc}")
+        except KeyError:
+            problems.append(f"--profile {wanted}: no such profile (have: {', '.join(sorted(config.profiles))})")
+    themes, errors = discover_themes()
+    problems += errors
+    names = {t.name for t in themes}
+    for name in sorted(config.profiles):
+        try:
+            theme = config.profile(name).theme
+        except Exception:  # noqa: BLE001 - reported by the config check itself
+            continue
+        if theme not in names:
+            problems.append(f"profile {name!r}: theme = {theme!r}: no such theme (have: {', '.join(sorted(names))})")
+    return problems
 
 
 def _runner(context):
@@ -338,21 +376,21 @@ def _release(context, args) -> int:
     return 0
 
 
-def _dry_run(preset, kind, values, max_runs: int | None) -> int:
+def _dry_run(preset, kind, values, sweep, max_runs: int | None) -> int:
     """Print what a launch would send, one point at a time: a big sweep streams (counted
     first, refused above the cap; never all rendered in memory)."""
     from opsconsole.domain.sweeps import SweepTooLarge, check_size, describe_point, iter_points
     from opsconsole.services.launcher import LaunchPlan, iter_specs, run_cap
 
     try:
-        size = check_size(preset.sweep, run_cap(preset, max_runs))
+        size = check_size(sweep, run_cap(preset, max_runs))
     except SweepTooLarge as exc:
         print(f"sweep: {exc}", file=sys.stderr)
         return 1
     plan = LaunchPlan(preset=preset, kind=kind, values=dict(values))
     print(f"# {size} run(s) → {plan.target_label}")
     failed = 0
-    for point, spec, errors in iter_specs(plan, iter_points(preset.sweep)):
+    for point, spec, errors in iter_specs(plan, iter_points(sweep)):
         if spec is None:
             failed += 1
             where = f" ({describe_point(point)})" if point else ""
@@ -389,10 +427,15 @@ async def _launch(context, args) -> int:
         return 1
     kind = catalog.kinds[preset.kind]
     values = dict(preset.values)
+    sweep = {k: list(v) for k, v in preset.sweep.items()}
     for item in args.set:
         key, sep, text = item.partition("=")
         if not sep:
             print(f"--set {item!r}: expected KEY=VALUE", file=sys.stderr)
+            return 1
+        if not text.strip():
+            print(f"--set {key}=: empty value; give a value, or leave --set {key} out to keep the preset's",
+                  file=sys.stderr)
             return 1
         try:
             values[key] = kind.param(key).parse_text(text)
@@ -402,9 +445,12 @@ async def _launch(context, args) -> int:
         except ValueError as exc:
             print(f"--set {key}: {exc}", file=sys.stderr)
             return 1
+        if key in sweep:  # one value given for a swept key: that value, for every point
+            del sweep[key]
+            print(f"--set {key}: replaces the preset's sweep of {key}", file=sys.stderr)
     if args.dry_run:
-        return _dry_run(preset, kind, values, args.max_runs)
-    plan = plan_launch(preset, kind, values, max_runs=args.max_runs)
+        return _dry_run(preset, kind, values, sweep, args.max_runs)
+    plan = plan_launch(preset, kind, values, sweep, max_runs=args.max_runs)
     if plan.errors:
         for key, reason in plan.errors.items():
             print(f"{key}: {reason}", file=sys.stderr)
@@ -423,10 +469,15 @@ async def _launch(context, args) -> int:
         return args.yes or _confirm(f"Launch {len(plan.specs)} run(s) of {preset.name} on {profile.environment}?",
                                     profile.environment)
 
+    async def precheck() -> str | None:
+        from opsconsole.services.launcher import precheck as check
+
+        return await check(context, plan)
+
     call = ActionCall(LAUNCH, f"launch {preset.name}", f"{len(plan.specs)} run(s) → {plan.target_label}",
                       [f"{preset.name} → {plan.target_label}"], run,
                       confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
-                      label="launch")
+                      label="launch", extra={"precheck": precheck})
     outcome = await _runner(context).run(call, confirm=confirm)
     if outcome.outcome == "refused":
         print(f"refused: {outcome.detail}", file=sys.stderr)

@@ -108,8 +108,9 @@ async def test_trigger_logs_cache_and_clear_reruns(server, client, tmp_path):
     assert [t.try_number for t in tries] == [1, 2] and tries[-1].latest and not tries[0].latest
     source = AirflowTasksSource(session_for(client, tmp_path / "s2"), DEMO, rid)
     items = await source.fetch()
-    assert [i.key for i in items] == ["bash_echo#2", "bash_echo#1", "emit_lines#2", "emit_lines#1"]
-    old = await source.start_log(items[3])
+    # in DAG order (emit_lines >> bash_echo), not by name; each task's earlier try under it
+    assert [i.key for i in items] == ["emit_lines#2", "emit_lines#1", "bash_echo#2", "bash_echo#1"]
+    old = await source.start_log(items[1])
     await old.wait_ready()
     await asyncio.wait_for(old.task, 120)
     assert "line 002999" in old.path.read_text()

@@ -349,3 +349,117 @@ async def test_spool_open_that_cannot_write_fails_cleanly(tmp_path):
         assert spool._jobs == {}
     finally:
         await client.aclose()
+
+
+def test_topological_order_follows_the_dag_edges():
+    from opsconsole.backends.airflow.models import topological_order
+
+    tasks = [("a_report", []), ("extract", ["transform"]), ("load", ["a_report"]), ("transform", ["load"]),
+             ("lonely", [])]
+    assert topological_order(tasks) == ["extract", "lonely", "transform", "load", "a_report"]
+    # a cycle (or an edge to an unknown task) never loses a task
+    assert topological_order([("x", ["y"]), ("y", ["x"]), ("z", ["nope"])]) == ["z", "x", "y"]
+
+
+def test_a_task_instance_without_a_state_says_no_status_not_queued():
+    from opsconsole.backends.airflow.models import AirflowTaskInstance
+    from opsconsole.backends.airflow.sources import AirflowTasksSource
+
+    row = {"dag_id": "d", "dag_run_id": "r", "task_id": "t", "map_index": -1, "try_number": 0, "state": None}
+    item = AirflowTasksSource._item(AirflowTaskInstance.from_api(row))
+    assert item.cells["state"] == "no status"
+    queued = AirflowTasksSource._item(AirflowTaskInstance.from_api({**row, "state": "queued"}))
+    assert queued.cells["state"] == "" and queued.state.value == "queued"
+
+
+def test_dag_ids_are_never_cut():
+    from opsconsole.backends.airflow.sources import AirflowDagsSource
+
+    dag = next(c for c in AirflowDagsSource.columns if c.key == "dag")
+    assert dag.width is None  # the table sizes it to the longest id
+
+
+async def test_triggering_a_paused_dag_warns_and_offers_the_unpause(tmp_path):
+    from opsconsole.backends.airflow import PAUSE, TRIGGER, session_for
+    from opsconsole.backends.airflow.client import AirflowClient, AirflowDag, AirflowSettings
+    from opsconsole.backends.airflow.sources import AirflowDagsSource
+    from opsconsole.domain.items import Item
+    from opsconsole.domain.states import State
+
+    client = AirflowClient(AirflowSettings(url="http://127.0.0.1:9", username="u", password="p"))
+    session = session_for(client, tmp_path)
+    source = AirflowDagsSource(session)
+    item = Item(key="nightly", state=State.UNKNOWN, cells={})
+    session.dags["nightly"] = AirflowDag("nightly", is_paused=True)
+    call = await source.prepare(TRIGGER.id, item)
+    assert "PAUSED" in call.title and "PAUSED" in call.body
+    follow = await call.extra["then"]()
+    assert follow.action is PAUSE and follow.title == "Unpause nightly?"
+    session.dags["nightly"] = AirflowDag("nightly", is_paused=False)
+    call = await source.prepare(TRIGGER.id, item)
+    assert "PAUSED" not in call.title and "then" not in call.extra
+    await client.aclose()
+
+
+async def test_a_finished_log_is_rendered_while_it_downloads_and_a_broken_download_fails(tmp_path):
+    """The download pump reads ahead of the renderer; every line arrives, in order, once; a
+    connection lost mid-way ends the job FAILED (never a silently short "done")."""
+    import json as _json
+    from contextlib import asynccontextmanager
+
+    from opsconsole.backends.airflow.client import AirflowTaskInstance
+    from opsconsole.backends.airflow.logs import FAILED, AirflowLogStream
+    from opsconsole.logs.spool import LogSpool
+
+    lines = [_json.dumps({"timestamp": f"t{i}", "level": "info", "logger": "task.stdout",
+                          "event": f"line {i:06d} " + "x" * 80}).encode() + b"\n" for i in range(40_000)]
+    body = b"".join(lines)
+
+    class Client:
+        def __init__(self, fail_at=None):
+            self.fail_at = fail_at
+
+        @asynccontextmanager
+        async def stream_log(self, ti, try_number):
+            async def chunks():
+                for n, start in enumerate(range(0, len(body), 7919)):  # odd sizes: lines cut across chunks
+                    if self.fail_at is not None and n == self.fail_at:
+                        raise ConnectionError("peer closed the connection")
+                    yield body[start:start + 7919]
+
+            yield "ndjson", chunks()
+
+    ti = AirflowTaskInstance.from_api({"dag_id": "d", "dag_run_id": "r", "task_id": "t", "try_number": 1,
+                                       "state": "success"})
+
+    def stream(client):
+        s = AirflowLogStream.__new__(AirflowLogStream)
+        s.client, s.ti, s.try_number, s.running = client, ti, 1, False
+        s.key, s.label = f"k{id(client)}", "t"
+        return s
+
+    job = await LogSpool(tmp_path).open(stream(Client()))
+    await job.task
+    text = job.path.read_text().splitlines()
+    assert job.state == "done" and len(text) == 40_000
+    assert text[0] == "t0 INFO task.stdout line 000000 " + "x" * 80 and text[-1].startswith("t39999 ")
+    broken = await LogSpool(tmp_path / "b").open(stream(Client(fail_at=300)))
+    await broken.task
+    assert broken.state == FAILED and "peer closed" in (broken.error or "")
+
+
+def test_a_part_airflow_sends_twice_is_spooled_once():
+    from opsconsole.backends.airflow.logs import AirflowLogStream
+
+    s = AirflowLogStream.__new__(AirflowLogStream)
+    s._last_line = ""
+    first = "::group::Log message source details\n2026-11-30T00:00:01.000001Z INFO task.stdout line 000001\n" \
+            "2026-11-30T00:00:02.000002Z INFO task.stdout line 000002\n"
+    assert s._fresh(first) == first
+    again = "2026-11-30T00:00:01.000001Z INFO task.stdout line 000001\n" \
+            "2026-11-30T00:00:02.000002Z INFO task.stdout line 000002\n" \
+            "2026-11-30T00:00:03.000003Z INFO task.stdout line 000003\n"
+    assert s._fresh(again) == "2026-11-30T00:00:03.000003Z INFO task.stdout line 000003\n"
+    new = "2026-11-30T00:00:04.000004Z INFO task.stdout line 000004\n"
+    assert s._fresh(new) == new  # later lines pass untouched
+    assert s._fresh("") == ""

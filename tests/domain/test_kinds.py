@@ -114,7 +114,7 @@ def test_the_sweep_preset_plans_one_run_per_point(catalog):
 
 def test_tomlkit_roundtrip_keeps_comments_after_an_edit(tmp_path, catalog):
     src = tmp_path / "mine.toml"
-    src.write_text((Path(paths.project_dir()) / "presets" / "broker-only-twap.toml").read_text())
+    src.write_text((paths.shipped_dir("presets") / "broker-only-twap.toml").read_text())
     preset = parse_preset(src.read_text(), src, catalog.kinds)
     values = {**preset.values, "num_bars": 7, "passivity_factor": 0.6}
     save_preset(preset, values)
@@ -194,7 +194,7 @@ def test_a_broken_kind_file_does_not_hide_the_others(tmp_path):
 
 def test_saving_config_pairs_keeps_them_inline_and_in_place(tmp_path, catalog):
     src = tmp_path / "full.toml"
-    src.write_text((Path(paths.project_dir()) / "presets" / "full-system-c5b.toml").read_text())
+    src.write_text((paths.shipped_dir("presets") / "full-system-c5b.toml").read_text())
     preset = parse_preset(src.read_text(), src, catalog.kinds)
     pairs = [{"path": ["params", "style"], "value": "str('cross_sectional')"}]
     save_preset(preset, {**preset.values, "set_config_value": pairs})
@@ -202,3 +202,16 @@ def test_saving_config_pairs_keeps_them_inline_and_in_place(tmp_path, catalog):
     assert "[[values.set_config_value]]" not in text
     assert text.index("set_config_value") < text.index("trade_date")  # still where it was
     assert parse_preset(text, src, catalog.kinds).values["set_config_value"] == pairs
+
+
+def test_every_preset_problem_is_reported_in_one_pass(tmp_path, catalog):
+    """A wrong shape in one table does not hide the wrong values of another (no three runs to
+    see everything)."""
+    path = tmp_path / "many.toml"
+    path.write_text('kind = "local-sample"\n[local]\nparallelism = "4"\n'
+                    '[values]\nsteps = 0\nnope = 1\n[sweep]\nseed = ["a"]\n')
+    with pytest.raises(PresetError) as err:
+        parse_preset(path.read_text(), path, catalog.kinds)
+    keys = {p.key for p in err.value.problems}
+    assert {"local.parallelism", "values.nope", "sweep.seed"} <= keys, keys
+    assert any(k.startswith("values.steps") for k in keys), keys

@@ -128,3 +128,16 @@ def test_levels_in_known_formats():
     assert detect_level("2023-10-05 07:40:00 WARNING x")[0] == "WARN"
     assert detect_level("2023-10-05 07:40:00 DEBUG x")[0] == "DEBUG"
     assert detect_level("no error here") is None
+
+
+def test_airflow3_captured_output_is_coloured_by_its_own_level():
+    """Airflow 3 logs a program's output at INFO: the level the program printed is the one shown."""
+    af = "2026-11-29T22:58:39.178091Z INFO task.stdout "
+    line = af + "2023-10-05 07:40:00,078 ERROR hwcc.py:12 order rejected"
+    level, start, end = detect_level(line)
+    assert level == "ERROR" and line[start:end] == "ERROR"
+    hook = "2026-11-29T22:58:39Z INFO airflow.task.hooks.airflow.providers.standard.hooks.subprocess.SubprocessHook "
+    assert detect_level(hook + "2023-10-05 07:40:00 WARNING slow fill")[0] == "WARN"
+    assert detect_level(af + "line 000001 experiment=x")[0] == "INFO"  # nothing printed: Airflow's
+    assert detect_level("2026-11-29T22:58:39Z ERROR airflow.task Task failed with exception")[0] == "ERROR"
+    assert detect_level("2026-11-29T22:58:39Z INFO airflow.task the ERROR count is 0")[0] == "INFO"

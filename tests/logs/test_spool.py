@@ -230,3 +230,72 @@ async def test_a_big_stream_is_written_in_batches_without_losing_bytes(tmp_path:
     await settle(job)
     assert job.path.read_bytes() == b"".join(pages)
     assert job.lines == 3000
+
+
+async def test_a_spool_folder_deleted_while_following_is_recreated_and_refilled(tmp_path: Path):
+    """`rm -rf` of the log cache while a log is followed: the job writes its file again (from
+    the stream's start) instead of writing into a deleted file until restart."""
+    root = tmp_path / "spool"
+    spool = LogSpool(root)
+    stream = FakeStream("followed", [b"line 0\n", b"line 1\n", b"line 2\n"], finished=False)
+    job = await spool.open(stream)
+    for _ in range(3000):
+        if job.path.exists() and job.path.read_bytes() == b"line 0\nline 1\nline 2\n":
+            break
+        await asyncio.sleep(0.01)
+    shutil.rmtree(root)
+    for _ in range(3000):
+        if job.path.exists() and job.path.read_bytes() == b"line 0\nline 1\nline 2\n":
+            break
+        await asyncio.sleep(0.01)
+    assert job.path.read_bytes() == b"line 0\nline 1\nline 2\n"
+    assert None in stream.cursors[1:], "read again from the start"
+    stream.pages.append(b"line 3\n")
+    stream.finished.set()
+    await settle(job)
+    assert job.state is DONE and job.path.read_bytes().endswith(b"line 3\n")
+    assert job.size == len(b"line 0\nline 1\nline 2\nline 3\n")
+
+
+class ReportingStream:
+    """A first read that reports its download progress, then a failed poll noted, then data."""
+
+    key, label = "reporting", "reporting stream"
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.go = asyncio.Event()
+        self.seen: list[str] = []
+
+    async def read(self, cursor):
+        self.reads += 1
+        if self.reads == 1:
+            yield StreamChunk(b"", received=5 << 20)
+            await self.go.wait()
+            yield StreamChunk(b"first\n", cursor=1)
+        elif self.reads == 2:
+            yield StreamChunk(b"", note="retrying after ReadTimeout ×1")
+        else:
+            yield StreamChunk(b"second\n", cursor=2, note="", done=True)
+
+    def poll_interval(self, size: int) -> float:
+        return 0.01
+
+
+async def test_download_progress_and_notes_are_shown_by_the_job(tmp_path: Path):
+    stream = ReportingStream()
+    job = await LogSpool(tmp_path).open(stream)
+    for _ in range(3000):
+        if job.received:
+            break
+        await asyncio.sleep(0.01)
+    assert job.describe() == "⬇ downloading 5.0 MB" and job.status().busy and job.size == 0
+    stream.go.set()
+    for _ in range(3000):
+        if job.note:
+            break
+        await asyncio.sleep(0.01)
+    assert "retrying after ReadTimeout ×1" in job.describe() and job.status().busy
+    assert job.received is None
+    await settle(job)
+    assert job.state is DONE and job.note == "" and job.path.read_bytes() == b"first\nsecond\n"

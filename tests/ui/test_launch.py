@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import Input, Switch
 
 from opsconsole.domain.states import State
+from opsconsole.ui.screens.launch import LaunchScreen
 from opsconsole.ui.widgets.param_field import ParamField
 from ui_helpers import FIXED, open_preset, wait_for, write_fast_preset
 
@@ -156,5 +157,64 @@ async def test_save_keeps_comments_and_save_as_makes_a_copy(make_app):
         await wait_for(pilot, lambda: own.exists() and "steps = 5" in own.read_text())
         from opsconsole.config import paths
 
-        assert "steps = 30" in (paths.project_dir() / "presets" / "local-sample.toml").read_text()
+        assert "steps = 30" in (paths.shipped_dir("presets") / "local-sample.toml").read_text()
         assert "# The sample experiment shipped with opsconsole" in own.read_text()
+
+
+async def test_launch_opens_on_a_preset_this_profile_can_launch(make_app):
+    app = make_app()  # the local profile: no Airflow, so not broker-only-twap (first by name)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.preset is not None)
+        assert app.screen.preset.target == "local"
+
+
+async def test_rerun_of_an_incremental_run_says_it_was_skipped_and_a_sweep_point_clones_alone(make_app):
+    path = write_fast_preset(steps=2, interval=0.01, name="inc")
+    path.write_text(path.read_text().replace("[values]", "[local]\nincremental = true\n\n[values]")
+                    + "\n[sweep]\nseed = [1, 2]\n")
+    app = make_app()
+    notes: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        original = app.notify
+        app.notify = lambda message, *a, **k: (notes.append(str(message)), original(message, *a, **k))[1]
+        await _open(pilot, app, "inc")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: len(app.context.ledger.list_runs()) == 2
+                       and all(r.state is State.SUCCESS for r in app.context.ledger.list_runs()), timeout=60)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and len(app.screen.pane.items) == 2)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: len(app.context.ledger.list_runs()) == 3, timeout=60)
+        skipped = app.context.ledger.list_runs()[0]
+        assert skipped.state is State.SKIPPED
+        await wait_for(pilot, lambda: any(f"run {skipped.id} SKIPPED: already succeeded" in n for n in notes))
+        # clone one point of the sweep: the form holds that point, not the whole sweep
+        await pilot.press("r")
+        await wait_for(pilot, lambda: app.current_mode == "runs" and len(app.screen.pane.items) == 3)
+        app.screen.pane.table.move_cursor(row=2)  # the first run (seed 1)
+        await pilot.pause()
+        point = app.screen.pane.selected.detail["parameters"]["seed"]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.current_mode == "launch")
+        launch = app.screen
+        await wait_for(pilot, lambda: launch.fields and launch.query_one("#field-seed", ParamField).swept is None)
+        seed = launch.query_one("#field-seed", ParamField)
+        assert seed.value == point and launch.form_values()[1] == {}
+
+
+async def test_every_preset_problem_is_shown(make_app):
+    import os
+    from pathlib import Path
+
+    d = Path(os.environ["XDG_CONFIG_HOME"]) / "opsconsole" / "presets"
+    d.mkdir(parents=True, exist_ok=True)
+    for n in range(9):
+        (d / f"bad{n}.toml").write_text(f'kind = "no-such-kind-{n}"\ntarget = "local"\n')
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen.catalog.presets)
+        text = str(app.screen.query_one("#problem-list").render())
+        assert "9 problems in the presets" in text
+        assert all(f"bad{n}.toml" in text for n in range(9)), text

@@ -152,11 +152,11 @@ async def test_search_jumps_counts_and_filters(log, scanner, monkeypatch):
         assert view.cursor == expected[1]
         await pilot.press("N")
         assert view.cursor == expected[0]
-        await pilot.press("ampersand")
+        await pilot.press("F")
         assert view.row_count == len(expected)
         assert all("needle" in view.line_text(line) for line in view.visible_lines())
         assert "FILTER" in screen_text(view)
-        await pilot.press("ampersand")
+        await pilot.press("F")
         assert view.row_count == 5000
 
 
@@ -179,7 +179,7 @@ async def test_follow_shows_appended_lines_and_filter_follows(log):
         # filter while following
         await type_prompt(pilot, "slash", "needle")
         await until(pilot, lambda: view.document.search and view.document.search.done, "search")
-        await pilot.press("ampersand")
+        await pilot.press("F")
         await pilot.press("G")
         before = view.row_count
         with open(log, "a") as f:
@@ -546,3 +546,39 @@ async def test_ranged_log_shows_its_last_line_without_reading_on_the_ui_thread(l
         assert view.document.search.count == 20
         await until(pilot, lambda: "needle" in view.line_text(view.cursor), "jumped to a hit")
     assert threading.main_thread().name not in reader.threads
+
+
+async def test_follow_survives_resizing(log):
+    """Shrinking the terminal (re-attaching from a smaller screen) and growing it back keeps
+    FOLLOW: new lines keep arriving on screen, nothing turns into "paused +N new lines"."""
+    app = ViewApp(log)
+    async with app.run_test(size=(160, 48)) as pilot:
+        view = await ready(pilot)
+        await until(pilot, lambda: "FOLLOW" in screen_text(view).splitlines()[-1], "following")
+        total = 5000
+        for size in ((80, 24), (160, 48), (80, 24), (160, 48)):
+            await pilot.resize_terminal(*size)
+            await pilot.pause(0.1)
+            write_lines(log, 7, start=total, mode="a")
+            total += 7
+            await until(pilot, lambda: view.line_count == total, "appended lines")
+            await until(pilot, lambda: view.visible_lines() and view.visible_lines()[-1] == total - 1,
+                        f"the newest line on screen at {size}")
+            status = screen_text(view).splitlines()[-1]
+            assert view.tracking and view.new_lines == 0 and "FOLLOW" in status and "paused" not in status, status
+            assert f"step {total - 1} " in screen_text(view)
+
+
+async def test_ampersand_prompts_a_filter_like_less_and_one_match_is_singular(tmp_path):
+    path = tmp_path / "few.log"
+    path.write_text("alpha\nbeta needle\ngamma\ndelta\n")
+    app = ViewApp(path)
+    async with app.run_test(size=(100, 12)) as pilot:
+        view = await ready(pilot)
+        await type_prompt(pilot, "ampersand", "needle")  # & pattern: only the lines matching
+        await until(pilot, lambda: view.filtering and view.document.search and view.document.search.done, "filter")
+        await until(pilot, lambda: view.row_count == 1, "one row")
+        status = screen_text(view).splitlines()[-1]
+        assert "1 match " in status and "1 matches" not in status and "FILTER" in status, status
+        await pilot.press("F")  # the old toggle, on its own key: all lines again
+        assert not view.filtering and view.row_count == 4

@@ -35,16 +35,23 @@ def profile_dir(profile: str) -> Path:
 
 
 def project_dir() -> Path | None:
-    """The checkout this package runs from (editable install), holding themes/ and presets/."""
+    """The checkout this package runs from (editable install), if it is one."""
     root = Path(__file__).resolve().parents[3]
     return root if (root / "pyproject.toml").exists() else None
 
 
+def shipped_dir(sub: str) -> Path:
+    """The `themes` or `presets` shipped inside the package (any install: wheel, pipx, editable)."""
+    return Path(__file__).resolve().parents[1] / sub
+
+
 def search_dirs(sub: str) -> list[Path]:
     """Directories searched for `themes` or `presets`: the user's config dir first, then the
-    project's shipped ones."""
-    dirs = [config_dir() / sub]
+    ones shipped in the package (and, in a checkout, a top-level `themes/` or `presets/` if one
+    exists: files not moved into the package yet)."""
+    dirs = [config_dir() / sub, shipped_dir(sub)]
     proj = project_dir()
-    if proj is not None:
+    # the checkout's top-level `presets/` and `themes/` are links to the shipped ones: once
+    if proj is not None and (proj / sub).is_dir() and (proj / sub).resolve() != shipped_dir(sub).resolve():
         dirs.append(proj / sub)
     return dirs

@@ -73,18 +73,23 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     doc = CheckedToml(text, str(path), PresetError)
     raw, bad = doc.raw, doc.bad
     schema = _schema()
-    for where, message in schema.check(raw, ()):
+    shape = list(schema.check(raw, ()))
+    for where, message in shape:
         bad(where, message)
-    doc.raise_if_any()  # the shapes are right from here on; now the values against the kind
-    kind_name = raw["kind"]
-    kind = kinds.get(kind_name)
-    if kind is None:
+    # the values are checked against the kind in the same pass (every problem at once), each
+    # part only where its shape is right
+    wrong = {where[0] for where, _ in shape if where}
+    kind_name = raw.get("kind")
+    kind = kinds.get(kind_name) if isinstance(kind_name, str) else None
+    if kind is None and isinstance(kind_name, str):
         bad(("kind",), f"unknown run kind {kind_name!r} (known: {', '.join(sorted(kinds))})")
     target = raw.get("target", backend_tables().default_target())
-    for where, message in backend_tables().preset_problems(target, raw.get(target, {})):
-        bad(where, message)
-    values = raw.get("values", {})
-    sweep = raw.get("sweep", {})
+    if isinstance(target, str) and target not in wrong and isinstance(raw.get(target, {}), dict):
+        for where, message in backend_tables().preset_problems(target, raw.get(target, {})):
+            bad(where, message)
+    values = raw.get("values", {}) if "values" not in wrong and isinstance(raw.get("values", {}), dict) else {}
+    sweep = raw.get("sweep", {}) if "sweep" not in wrong and isinstance(raw.get("sweep", {}), dict) else {}
+    sweep = {k: v for k, v in sweep.items() if isinstance(v, list)}
     if kind is not None:
         _, errors = kind.validate(values)
         for name, reason in errors.items():
@@ -105,6 +110,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
                 except ParamError as exc:
                     bad(("sweep", name), f"value {option!r}: {exc}")
     doc.raise_if_any()
+    assert isinstance(kind_name, str) and isinstance(target, str)  # else a problem was raised above
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
                   tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)},

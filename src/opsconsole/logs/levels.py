@@ -4,6 +4,9 @@ Formats seen in our runs:
     2023-10-05 07:40:00,078 INFO  hwcc.py:123 ... (python logging)
     [2024-01-02T03:04:05.678+0000] {taskinstance.py:12} ERROR - ... (Airflow task logs)
     E1005 07:40:00.078250  1234 file.cc:12] ... (glog: the letter is the level)
+    2026-11-29T22:58:39.178Z INFO task.stdout 2023-10-05 07:40:00,078 ERROR ... (Airflow 3, as
+        opsconsole renders its structured log: a captured stdout/stderr line is logged at INFO
+        by Airflow, the program's own level inside it is the one that counts)
     # wall_clock_time=2023-10-05 07:40:00.078250-04:00: done waiting
 """
 
@@ -20,6 +23,9 @@ _LEVEL_WORD = re.compile(
     r"\b(CRITICAL|FATAL|ERROR|ERR|WARNING|WARN|INFO|DEBUG|TRACE)\b", re.IGNORECASE
 )
 _GLOG = re.compile(r"^([EWIF])\d{4} \d\d:\d\d:\d\d")
+# Airflow 3's capture of a program's output: `timestamp LEVEL task.stdout message` (a Python
+# task's prints) or `timestamp LEVEL ….SubprocessHook message` (a BashOperator's command)
+_CAPTURED = re.compile(r"^\S+ [A-Z]+ (?:task\.std(?:out|err)|\S*\.SubprocessHook) ")
 _LEVEL_SCAN_CHARS = 120
 
 _CANONICAL = {
@@ -45,6 +51,11 @@ def detect_level(line: str) -> tuple[str, int, int] | None:
     m = _GLOG.match(line)
     if m:
         return _GLOG_LEVEL[m.group(1)], 0, 1
+    captured = _CAPTURED.match(line)
+    if captured:  # the captured program's own level, if it printed one, outranks Airflow's
+        inner = detect_level(line[captured.end():])
+        if inner is not None:
+            return inner[0], inner[1] + captured.end(), inner[2] + captured.end()
     head = line[:_LEVEL_SCAN_CHARS]
     m = _LEVEL_WORD.search(head)
     if m is None:

@@ -33,11 +33,16 @@ class StreamChunk:
     """Bytes of a stream after a cursor. ``data`` is whole lines of display text (a backend
     renders structured records before handing them over); ``cursor`` is where the next read
     continues (a continuation token, a byte offset, a timestamp); ``done`` means the stream
-    has ended and will never grow again."""
+    has ended and will never grow again. Two optional reports for the operator, without data:
+    ``received`` (bytes of the current response arrived so far: a big read shows
+    "downloading N MB") and ``note`` (a condition worth showing, e.g. "retrying after
+    ReadTimeout"; ``""`` clears it)."""
 
     data: bytes
     cursor: object | None = None
     done: bool = False
+    received: int | None = None
+    note: str | None = None
 
 
 @runtime_checkable

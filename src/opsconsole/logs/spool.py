@@ -81,20 +81,32 @@ class SpoolStatus:
     waiting: float
     error: str | None
     version: int
+    received: int | None = None
+    note: str = ""
 
     @property
     def complete(self) -> bool:
         return self.state in (DONE, FAILED)
 
     def describe(self) -> str:
-        """Short status-line text: "⏳ preparing 12s", "streaming 4.2 MB", "following", "done", "failed: …"."""
-        if self.state is PREPARING:
-            return f"⏳ preparing {self.waiting:.0f}s"
-        if self.state is STREAMING:
-            return f"streaming {human_bytes(self.size)}"
+        """Short status-line text: "⏳ preparing 12s", "⬇ downloading 12.3 MB", "streaming 4.2 MB",
+        "following", "done", "failed: …"; then the stream's note ("retrying after ReadTimeout")."""
         if self.state is FAILED:
             return f"failed: {self.error or 'unknown error'}"
-        return self.state.value
+        if self.received is not None:
+            text = f"⬇ downloading {human_bytes(self.received)}"
+        elif self.state is PREPARING:
+            text = f"⏳ preparing {self.waiting:.0f}s"
+        elif self.state is STREAMING:
+            text = f"streaming {human_bytes(self.size)}"
+        else:
+            text = self.state.value
+        return f"{text} ({self.note})" if self.note else text
+
+    @property
+    def busy(self) -> bool:
+        """Worth showing first: waiting for the server, downloading, or in trouble."""
+        return not self.complete and (self.state is PREPARING or self.received is not None or bool(self.note))
 
 
 @dataclass(eq=False)
@@ -115,6 +127,8 @@ class SpoolJob:
     size: int = 0
     lines: int = 0
     error: str | None = None
+    received: int | None = None  # bytes of the response in flight, while a read downloads
+    note: str = ""  # the stream's condition worth showing ("retrying after ReadTimeout")
     task: asyncio.Task | None = None
     version: int = 0
     _first: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -140,7 +154,8 @@ class SpoolJob:
 
     def status(self) -> SpoolStatus:
         """A consistent-enough snapshot for a status line (no lock: every field is one read)."""
-        return SpoolStatus(self.state, self.size, self.lines, self.waiting, self.error, self.version)
+        return SpoolStatus(self.state, self.size, self.lines, self.waiting, self.error, self.version,
+                           self.received, self.note)
 
     def describe(self) -> str:
         """Status-line text for the job's state (see `SpoolStatus.describe`)."""
@@ -164,6 +179,15 @@ class SpoolJob:
 
     def _ready(self) -> None:
         self._first.set()
+
+    def _report(self, received: int | None, note: str | None) -> None:
+        """A chunk's reports: bytes downloaded so far (None once its data arrived), its note."""
+        if received != self.received:
+            self.received = received
+            self.version += 1
+        if note is not None and note != self.note:
+            self.note = note
+            self.version += 1
 
     def _end(self, error: str | None) -> None:
         self.error = error
@@ -259,10 +283,25 @@ class LogSpool:
         try:
             first = True
             while True:
+                if not first and not await asyncio.to_thread(job.path.exists):
+                    # the spool (or its whole folder) was deleted while following: start the
+                    # file again from the stream's start; a viewer sees it as a rotation
+                    await batches.settle()
+                    await asyncio.to_thread(writer.finish)
+                    fresh = await asyncio.to_thread(self._prepare, job.path, True)
+                    assert isinstance(fresh, SpoolWriter)  # fresh: never the cached size
+                    writer = fresh
+                    batches = _Batches(writer, job)
+                    cursor = None
+                    job.size = job.lines = 0
+                    job._report(None, "")
                 done = False
                 chunks = stream.read(cursor)
                 try:
                     async for chunk in chunks:
+                        job._report(chunk.received, chunk.note)
+                        if chunk.received is not None:
+                            continue  # a progress report, no data
                         if first and job.state is PREPARING:
                             job._set(STREAMING)
                         if chunk.data:

@@ -61,6 +61,9 @@ class ActionRunner:
         """Refuse, confirm, run and audit `call`; `value` is what the operator typed (JSON)."""
         call_id = uuid.uuid4().hex[:12]
         reason = await self.refusal(call)
+        if reason is None and call.extra.get("precheck") is not None:
+            # what would make it fail anyway is said before anyone is asked "Launch on LIVE?"
+            reason = await call.extra["precheck"]()
         if reason is not None:
             return await self._done(call, call_id, REFUSED, reason)
         if call.confirm and confirm is not None and not await confirm(call):

@@ -109,3 +109,26 @@ async def launch(context: "Context", plan: LaunchPlan) -> list[RunRecord]:
                             f"{context.profile.name!r} does not configure ([profiles.{context.profile.name}."
                             f"{plan.preset.target}])")
     return await target.launch(plan.preset, plan.specs)
+
+
+async def precheck(context: "Context", plan: LaunchPlan) -> str | None:
+    """Why launching `plan` on this profile would fail, found before confirming it (the
+    profile has no such target, the target refuses: e.g. a DAG the profile doesn't show or that
+    does not exist); None when it can go. A target offers `async check(preset)` raising
+    LaunchRefused (optional)."""
+    from opsconsole.backends.base import LaunchRefused
+
+    name = plan.preset.target
+    target = context.target(name)
+    if target is None:
+        return f"profile {context.profile.name!r} has no {name!r} launch target (configure [profiles.{context.profile.name}.{name}])"
+    check = getattr(target, "check", None)
+    if check is None:
+        return None
+    try:
+        await check(plan.preset)
+    except LaunchRefused as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - the target can't be reached: the launch would fail too
+        return f"{name}: cannot check the launch: {type(exc).__name__}: {exc}"
+    return None

@@ -61,7 +61,14 @@ class ActionPath:
         """The one path for an action from a pane, the palette or a screen: refused (read-only,
         HALTED, fail-closed) → its input (a preset's typed Launch form, or a JSON object) →
         confirmed (Cancel is the default) → run → audited; the outcome is shown, never a crash.
-        None when the operator left the input (or went to the Launch form instead)."""
+        None when the operator left the input (or went to the Launch form instead). Keys typed
+        before its first dialog shows are held back (never shortcuts)."""
+        if not (call.confirm or call.ask_json is not None):
+            return await self._run_action_call(call)
+        async with self.dialog_coming():
+            return await self._run_action_call(call)
+
+    async def _run_action_call(self, call) -> "ActionOutcome | None":
         runner = self.actions
         # asked before the input is: a refused action asks for nothing (the runner asks again
         # when it runs, as the latch may have been set meanwhile)
@@ -97,6 +104,15 @@ class ActionPath:
             self.notify(outcome.detail, title=call.name, markup=False)
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
+        then = call.extra.get("then")
+        if outcome.ok and then is not None:  # a follow-up the action offers (unpause what was triggered)
+            try:
+                follow = await then()
+            except Exception as exc:  # noqa: BLE001 - the action itself went through
+                self.notify(f"{call.name}: the follow-up is unavailable ({exc})", severity="warning", markup=False)
+            else:
+                if follow is not None:
+                    await self.run_action_call(follow)
         return outcome
 
     async def _open_matching_preset(self, call) -> bool:
@@ -130,13 +146,27 @@ class ActionPath:
             from opsconsole.services.launcher import launch
 
             launched.extend(await launch(self.context, plan))
-            return f"{label}: run {', '.join(str(r.id) for r in launched)}"
+            # an incremental preset skips what already succeeded: said, never a silent "launched"
+            skipped = [r for r in launched if r.state.value == "skipped"]
+            started = [r for r in launched if r not in skipped]
+            parts = [f"run {', '.join(str(r.id) for r in started)}"] if started else ["nothing launched"]
+            parts += [f"run {r.id} SKIPPED: {r.error or 'skipped'}" for r in skipped[:5]]
+            if len(skipped) > 5:
+                parts.append(f"{len(skipped) - 5} more skipped")
+            if skipped:
+                parts.append("(incremental preset: change a value, or set incremental = false, to run it again)")
+            return f"{label}: " + "; ".join(parts)
+
+        async def precheck() -> str | None:
+            from opsconsole.services.launcher import precheck as check
+
+            return await check(self.context, plan)
 
         call = ActionCall(LAUNCH, f"Launch on {profile.environment}?",
                           label, [label], run,  # _confirm_call names the profile and environment
                           confirm_label=f"Launch on {profile.environment}",
                           confirm=policy.needs_confirmation(policy.LAUNCH, production=profile.production),
-                          label="launch")
+                          label="launch", extra={"precheck": precheck})
 
         async def _launch() -> None:
             outcome = await self.run_action_call(call)

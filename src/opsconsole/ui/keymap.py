@@ -65,6 +65,11 @@ KEYS: tuple[Key, ...] = (
     Key("pane.open_log", "enter,l", "open_log", "Log", "pane"),
     Key("pane.describe", "d", "describe", "Describe", "pane"),
     Key("pane.back", "escape", "back", "Back / clear filter", "pane", show=False),
+    # every table (k9s/less habits; pgup/pgdn and the arrows are the table's own)
+    Key("table.down", "j", "cursor_down", "Down", "table", show=False),
+    Key("table.up", "k", "cursor_up", "Up", "table", show=False),
+    Key("table.top", "g,home", "scroll_top", "First row", "table", show=False),
+    Key("table.bottom", "G,end", "scroll_bottom", "Last row", "table", show=False),
     # logs screen
     Key("logs.close_tab", "x", "close_tab", "Close tab", "logs"),
     Key("logs.next_tab", "right_square_bracket", "next_tab", "Next tab", "logs"),
@@ -74,6 +79,7 @@ KEYS: tuple[Key, ...] = (
     Key("launch.copy", "ctrl+y", "copy", "Copy command", "launch"),
     Key("launch.save", "ctrl+s", "save", "Save preset", "launch", priority=True),
     Key("launch.save_as", "f2", "save_as", "Save as", "launch"),
+    Key("launch.leave_field", "escape", "leave_field", "Leave the field", "launch", show=False),
     # runs screen
     Key("runs.open_log", "enter,l", "open_log", "Log", "runs"),
     Key("runs.filter", "slash", "filter", "Filter", "runs"),
@@ -108,7 +114,9 @@ KEYS: tuple[Key, ...] = (
     Key("logview.previous", "N", "next_match(-1)", "Previous", "logview", show=False),
     Key("logview.case", "I", "toggle_case", "Case", "logview", show=False),
     Key("logview.regex", "R", "toggle_regex", "Regex", "logview", show=False),
-    Key("logview.filter", "ampersand", "toggle_filter", "Filter", "logview"),
+    Key("logview.filter", "ampersand", "prompt('filter')", "Filter", "logview"),
+    Key("logview.toggle_filter", "F", "toggle_filter", "Filter on/off", "logview", show=False),
+    Key("logview.close", "q", "close_log", "Close log", "logview", show=False),
     Key("logview.clear", "escape", "clear_search", "Clear", "logview", show=False),
     Key("logview.wrap", "w", "toggle_wrap", "Wrap", "logview"),
     Key("logview.mark", "m", "mark", "Mark", "logview", show=False),
@@ -120,6 +128,8 @@ KEYS: tuple[Key, ...] = (
     Key("logview.line.close", "escape,q", "close", "Close", "whole_line"),
     # `opsconsole tail` (the viewer alone)
     Key("tail.quit", "q", "quit", "Quit", "tail"),
+    Key("tail.next_tab", "right_square_bracket", "next_tab", "Next tab", "tail"),
+    Key("tail.prev_tab", "left_square_bracket", "prev_tab", "Prev tab", "tail"),
     # other modals
     Key("help.close", "escape,q,question_mark", "dismiss", "Close", "help"),
     Key("confirm.cancel", "escape", "cancel", "Cancel", "confirm"),
@@ -130,6 +140,7 @@ KEYS: tuple[Key, ...] = (
 # Scopes whose keys are live together with a scope besides its own and "global" (see above).
 INSIDE: dict[str, tuple[str, ...]] = {
     "pane": ("status", "runs"),
+    "table": ("pane", "status", "runs", "balances", "killswitch", "killresults"),
     "logview": ("status", "logs", "tail", "whole_line"),
 }
 # A registered scope is a backend's pane: a SourcePane (the table's keys) on Status.

@@ -62,6 +62,7 @@ class TailApp(CrashReporting, SafeNotify, App):
     """One tab per path, each holding a LogView."""
 
     TITLE = "opsconsole tail"
+    QUIT_ON_CLOSE_LOG = True  # q on a log (less's habit) quits: there is nothing above it
     BINDINGS = bindings("tail")
     CSS = """
     TabbedContent, TabPane { height: 1fr; }
@@ -69,8 +70,10 @@ class TailApp(CrashReporting, SafeNotify, App):
     LogView { height: 1fr; }
     """
 
-    def __init__(self, paths: list[str], refs: "dict[str, LogRef] | None" = None) -> None:
+    def __init__(self, paths: list[str], refs: "dict[str, LogRef] | None" = None,
+                 missing: list[str] | None = None) -> None:
         super().__init__()
+        self.missing = list(missing or [])  # arguments that named no file: said, the others open
         self.paths = [Path(p) for p in paths]
         self.refs = refs or {}
         self._args = list(paths)  # a URL argument → the log reference its backend made
@@ -102,6 +105,9 @@ class TailApp(CrashReporting, SafeNotify, App):
                   if path.suffix == ".gz" and self._args[n] not in self.refs]
         if packed:
             self._open_spools(packed)
+        if self.missing:
+            self.notify(f"no such file: {', '.join(self.missing)} (the others are open)", title="not opened",
+                        severity="warning", timeout=15, markup=False)
         self._focus_view()
 
     @work(thread=True, group="tail-spool", exit_on_error=False)
@@ -141,6 +147,21 @@ class TailApp(CrashReporting, SafeNotify, App):
         if views and not isinstance(self.focused, LogView):
             views.first().focus()
 
+    def _cycle(self, delta: int) -> None:
+        tabs = self.query(TabbedContent)
+        if not tabs:
+            return
+        ids = [pane.id for pane in tabs.first().query(TabPane)]
+        current = tabs.first().active
+        tabs.first().active = ids[(ids.index(current) + delta) % len(ids) if current in ids else 0]
+        self._focus_view()
+
+    def action_next_tab(self) -> None:
+        self._cycle(+1)
+
+    def action_prev_tab(self) -> None:
+        self._cycle(-1)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "tail-spool" and event.state is WorkerState.ERROR:
             self.notify(f"opening .gz files failed: {event.worker.error}", severity="error")
@@ -174,9 +195,13 @@ def run_tail(paths: list[str], profile: "Profile | None" = None) -> int:
                 print(f"opsconsole tail: {exc}", file=sys.stderr)
                 return 2
     missing = [p for p in paths if p not in refs and not Path(p).exists()]
-    if not paths or missing:
-        print(f"opsconsole tail: no such file: {', '.join(missing) or '(none given)'}", file=sys.stderr)
+    if missing:
+        print(f"opsconsole tail: no such file: {', '.join(missing)}", file=sys.stderr)
+    present = [p for p in paths if p not in missing]
+    if not present:  # nothing to show at all
+        if not paths:
+            print("opsconsole tail: no such file: (none given)", file=sys.stderr)
         return 2
-    app = TailApp(paths, refs)
+    app = TailApp(present, refs, missing=missing)
     app.run()
     return app.return_code or 0

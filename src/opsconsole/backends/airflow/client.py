@@ -37,6 +37,7 @@ from opsconsole.backends.airflow.models import (
     AirflowTaskInstance,
     LogChunk,
     render_structured,
+    topological_order,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ __all__ = [
 
 PAGE = {2: 100, 3: 50}  # page sizes: v1 (Airflow 2) and v2 (Airflow 3) defaults
 PAGE_CONCURRENCY = 4  # pages of a big listing fetched at once after the first
+LOG_READ_TIMEOUT = 900.0  # seconds a log read may wait for bytes: the server renders the whole log first
 LIST_CAP = 2000  # objects of one listing at most (DAGs, runs, task instances): "showing N of M"
 LIST_WITHIN = 10.0  # seconds a listing may take after its first page
 
@@ -359,6 +361,12 @@ class AirflowClient:
         """One DAG with its details (params included)."""
         return AirflowDag.from_api(await self._get(f"/dags/{_q(dag_id)}/details"))
 
+    async def task_order(self, dag_id: str) -> list[str]:
+        """The DAG's task ids in DAG order: upstream before downstream (topological)."""
+        data = await self._get(f"/dags/{_q(dag_id)}/tasks")
+        return topological_order([(t["task_id"], t.get("downstream_task_ids") or ())
+                                  for t in data.get("tasks") or () if isinstance(t, dict) and "task_id" in t])
+
     async def set_paused(self, dag_id: str, paused: bool) -> AirflowDag:
         params = {"update_mask": "is_paused"} if await self.major() == 2 else None
         r = await self.request("PATCH", f"/dags/{_q(dag_id)}", params=params, json={"is_paused": paused})
@@ -488,47 +496,71 @@ class AirflowClient:
         """The whole log of a try as a byte stream, with no read timeout (the server may think
         for minutes before the first byte): `("ndjson", chunks)` from Airflow 3 (one structured
         message per line), `("text", chunks)` from Airflow 2 (plain text)."""
-        import httpx
-
         major = await self.major()
         accept = "application/x-ndjson" if major == 3 else "text/plain"
-        url = await self._prefix() + self.log_path(ti, try_number)
-        timeout = httpx.Timeout(self.settings.timeout, read=None)
         params: dict[str, str | int] = {"map_index": ti.map_index, "full_content": "true"}
+        async with self._get_stream(self.log_path(ti, try_number), params, accept, None) as response:
+            yield ("ndjson" if major == 3 else "text"), response.aiter_bytes()
+
+    @asynccontextmanager
+    async def _get_stream(self, path: str, params: dict[str, Any], accept: str,
+                          read_timeout: float | None) -> AsyncIterator["httpx.Response"]:
+        """A GET whose body is read as it comes (authenticated, re-authenticating once on 401/403);
+        `read_timeout` bounds each wait for the body's bytes (None: no bound)."""
+        import httpx
+
+        url = await self._prefix() + path
+        timeout = httpx.Timeout(self.settings.timeout, read=read_timeout)
         for attempt in (1, 2):
             request = self._http().build_request("GET", url, params=params, headers={"Accept": accept}, timeout=timeout)
             response = await self._http().send(request, stream=True, auth=await self._auth())
             try:
-                if response.status_code in (401, 403) and attempt == 1 and major == 3:
+                if response.status_code in (401, 403) and attempt == 1 and self._major == 3:
                     await self._login(self._token)
                     continue
                 if response.status_code >= 400:
                     await response.aread()
                     cls = AirflowAuthError if response.status_code in (401, 403) else AirflowError
                     raise cls(response.status_code, _detail(response), "GET", url)
-                yield ("ndjson" if major == 3 else "text"), response.aiter_bytes()
+                yield response
                 return
             finally:
                 await response.aclose()
 
     async def read_log(self, ti: AirflowTaskInstance, try_number: int | None = None,
-                       token: str | None = None) -> LogChunk:
+                       token: str | None = None, progress: Callable[[int], None] | None = None) -> LogChunk:
         """The next part of a (running) task's log after `token` (None: from the start), as text.
-        Each call makes the server re-read the whole log, so callers space their polls."""
+
+        Each call makes the server re-read (and render) the whole log before its first byte, so
+        callers space their polls, and the wait for the body is bounded by LOG_READ_TIMEOUT, not
+        the API timeout: a 100 MB log takes the server a minute. `progress(bytes)` is told how
+        much of the body has arrived (a big first read is tens of MB)."""
         params: dict[str, Any] = {"map_index": ti.map_index}
         if token:
             params["token"] = token
-        r = await self.request("GET", self.log_path(ti, try_number), params=params,
-                               headers={"Accept": "application/json"})
-        body = r.json()
-        content = body.get("content")
-        next_token = body.get("continuation_token")
-        if isinstance(content, list):  # Airflow 3: structured messages
-            lines = [render_structured(m) if isinstance(m, dict) else str(m) for m in content]
-            text = "".join(line + "\n" for line in lines)
-            return LogChunk(text, next_token, len(lines))
-        text = _v1_log_text(content or "")
-        return LogChunk(text, next_token, text.count("\n"))
+        body = bytearray()
+        async with self._get_stream(self.log_path(ti, try_number), params, "application/json",
+                                    max(self.settings.timeout, LOG_READ_TIMEOUT)) as response:
+            async for data in response.aiter_bytes():
+                body += data
+                if progress is not None:
+                    progress(len(body))
+        return await asyncio.to_thread(_log_chunk, bytes(body))
+
+
+def _log_chunk(body: bytes) -> LogChunk:
+    """A JSON log response as text (in a thread: the first read of a big log is tens of MB)."""
+    import json
+
+    parsed = json.loads(body)
+    content = parsed.get("content")
+    next_token = parsed.get("continuation_token")
+    if isinstance(content, list):  # Airflow 3: structured messages
+        lines = [render_structured(m) if isinstance(m, dict) else str(m) for m in content]
+        text = "".join(line + "\n" for line in lines)
+        return LogChunk(text, next_token, len(lines))
+    text = _v1_log_text(content or "")
+    return LogChunk(text, next_token, text.count("\n"))
 
 
 def _header_auth(value: str) -> "Callable[[httpx.Request], httpx.Request]":

@@ -138,6 +138,30 @@ class LogChunk:
     lines: int
 
 
+def topological_order(tasks: list[tuple[str, Any]]) -> list[str]:
+    """Task ids upstream first, from `(task_id, downstream ids)` pairs: the order the DAG's
+    edges give (Kahn's algorithm; tasks ready together keep the order they came in). A cycle or
+    an unknown id never loses a task: what is left is appended in the order it came."""
+    ids = [task_id for task_id, _ in tasks]
+    known = set(ids)
+    down = {task_id: [d for d in downstream if d in known] for task_id, downstream in tasks}
+    waiting = dict.fromkeys(ids, 0)
+    for targets in down.values():
+        for d in targets:
+            waiting[d] += 1
+    ready = [t for t in ids if not waiting[t]]
+    order: list[str] = []
+    while ready:
+        task_id = ready.pop(0)
+        order.append(task_id)
+        for d in down[task_id]:
+            waiting[d] -= 1
+            if not waiting[d]:
+                ready.append(d)
+    placed = set(order)
+    return order + [t for t in ids if t not in placed]
+
+
 def render_structured(msg: dict[str, Any]) -> str:
     """An Airflow 3 structured log message as one text line: `timestamp level logger event`
     (then any extra fields as key=value), the way an operator reads a log."""

@@ -59,11 +59,16 @@ class _AirflowSource(PaneSource):
             async def run(conf: Any) -> str:
                 from opsconsole.backends.airflow.target import AirflowTarget
 
-                return await AirflowTarget(session).trigger_conf(dag_id, conf or {})
+                done = await AirflowTarget(session).trigger_conf(dag_id, conf or {})
+                return f"{done} — {dag_id} is PAUSED: it waits until unpaused" if paused else done
 
-            return ActionCall(TRIGGER, f"Trigger {dag_id}?", f"A new run of {dag_id}.{note}", [dag_id], run,
+            # a paused DAG: once triggered, the operator is offered the unpause (its own action,
+            # confirmed and audited like any other)
+            extra = {"then": lambda: self.prepare(PAUSE.id, item)} if paused else {}
+            return ActionCall(TRIGGER, f"Trigger {dag_id}{' (PAUSED)' if paused else ''}?",
+                              f"A new run of {dag_id}.{note}", [dag_id], run,
                               confirm_label="Trigger", ask_json=lambda: load_trigger_defaults(session, dag_id),
-                              preset={"target": "airflow", "dag_id": dag_id})
+                              preset={"target": "airflow", "dag_id": dag_id}, extra=extra)
         if action_id == PAUSE.id:
             dag_id = self._dag_or_raise(item, "pause")
             pause = not self.dag_paused(dag_id)
@@ -91,7 +96,7 @@ class AirflowDagsSource(_AirflowSource):
     title = "Airflow DAGs"
     actions = (TRIGGER, PAUSE)
     columns = (
-        Column("dag", "DAG", 28),
+        Column("dag", "DAG", None),  # as wide as the longest id: DAG ids are never cut
         Column("state", "LAST RUN", 12),
         Column("paused", "PAUSED", 6),
         Column("last_run", "LAST RUN ID", 30, optional=True),
@@ -213,6 +218,18 @@ class AirflowTasksSource(_AirflowSource):
         self.title = run_id
         self.objects: dict[str, AirflowTaskInstance] = {}
         self._history: dict[tuple[str, int, int], list[AirflowTaskInstance]] = {}
+        self._order: dict[str, int] | None = None  # task id -> place in DAG order, fetched once
+
+    async def _dag_order(self) -> dict[str, int]:
+        """Where each task comes in the DAG (topological), asked once; {} if the API can't say
+        (then the tasks are listed by id)."""
+        if self._order is None:
+            try:
+                order = await self.session.client.task_order(self.dag)
+            except Exception:  # noqa: BLE001 - an order is a nicety: the rows still come
+                return {}
+            self._order = {task_id: n for n, task_id in enumerate(order)}
+        return self._order
 
     async def _earlier_tries(self, tis: list[AirflowTaskInstance]) -> None:
         wanted = [ti for ti in tis if ti.try_number > 1 and (ti.task_id, ti.map_index, ti.try_number) not in self._history]
@@ -227,6 +244,8 @@ class AirflowTasksSource(_AirflowSource):
 
     async def fetch(self) -> list[Item]:
         tis = await self.session.client.list_task_instances(self.dag, self.run_id)
+        order = await self._dag_order()
+        tis.sort(key=lambda t: (order.get(t.task_id, len(order)), t.task_id, t.map_index))
         self.warning = tis.note or None
         await self._earlier_tries(tis)
         rows: list[AirflowTaskInstance] = []
@@ -241,6 +260,8 @@ class AirflowTasksSource(_AirflowSource):
         return Item(
             key=ti.key, state=ti.state,
             cells={"task": ti.label if ti.latest else f"  ↳ {ti.label}", "try": ti.try_number,
+                   # Airflow's "no status" (not scheduled yet) is not queued: say so
+                   "state": "no status" if ti.raw_state in (None, "", "none", "no_status") else "",
                    "started": _fmt(ti.start_date), "host": ti.hostname or "", "operator": ti.operator or ""},
             started_at=ti.start_date, ended_at=ti.end_date if ti.start_date else None, detail=ti.raw)
 
@@ -264,7 +285,8 @@ class AirflowTasksSource(_AirflowSource):
         from opsconsole.logs.ref import StreamLog
 
         job = await self.start_log(item)
-        return StreamLog(job, f"{self.dag} {self.run_id} {self.task_instance(item).label}")
+        ti = self.task_instance(item)  # the task and run first: tabs of two runs differ where they start
+        return StreamLog(job, f"{ti.label} #{ti.try_number} {self.run_id} {self.dag}")
 
     async def prepare(self, action_id: str, item: Item | None) -> ActionCall:
         if action_id in (CLEAR.id, CLEAR_FAILED.id, MARK_FAILED.id) and item is not None:

@@ -43,6 +43,21 @@ class AirflowTarget:
             raise LaunchRefused(f"DAG {dag_id!r} is not one of profile {session.env.profile!r}'s "
                                 f"dags ({', '.join(session.settings.dags)})")
 
+    async def check(self, preset: "Preset") -> None:
+        """Before the confirmation: the DAG is one of the profile's and the server knows it."""
+        dag_id = preset.table("airflow").get("dag_id")
+        if not dag_id:
+            raise LaunchRefused(f"preset {preset.name!r}: no [airflow] dag_id")
+        self._check(dag_id)
+        from opsconsole.backends.airflow.client import AirflowError
+
+        try:
+            await self._session.client.get_dag(dag_id)
+        except AirflowError as exc:
+            if exc.status == 404:
+                raise LaunchRefused(f"DAG {dag_id!r} does not exist on {self._session.settings.shown_url}") from None
+            raise
+
     async def launch(self, preset: "Preset", specs: list[RunSpec]) -> list[RunRecord]:
         store = self._session.env.store()
         if await asyncio.to_thread(store.halt_latch) is not None:

@@ -12,7 +12,7 @@ from opsconsole.ui.bindings import bindings
 from opsconsole.ui.keymap import all_keys
 
 # a scope not named here is a backend's pane (its actions, registered by the backend)
-SCOPES = {"global": "Everywhere", "status": "Status", "pane": "Tables (Status, Runs)", "logs": "Logs",
+SCOPES = {"global": "Everywhere", "status": "Status", "pane": "Tables (Status, Runs)", "table": "Every table", "logs": "Logs",
           "launch": "Launch", "runs": "Runs", "killswitch": "Kill-switch (armed)",
           "killresults": "Kill-switch results", "json_input": "JSON input", "logview": "Log viewer",
           "line_prompt": "Log viewer prompt", "whole_line": "Whole line", "tail": "opsconsole tail",

@@ -83,7 +83,10 @@ class KillSwitchModal(ModalScreen[bool]):
             self.targets = await self._targets_of()
         except Exception as exc:  # noqa: BLE001 - the plan stays usable without its listing
             self.targets = {s.name: f"listing failed: {type(exc).__name__}: {exc}" for s in self.plan}
-        self.query_one("#plan", Static).update(self._plan_text())
+        if self.is_attached:  # the operator may have fired or cancelled while it listed
+            plan = self.query("#plan")
+            if plan:
+                plan.first(Static).update(self._plan_text())
 
     def _plan_text(self) -> Text:
         plan = Text()

@@ -3,6 +3,7 @@ what will be sent → launch with a key. Sweeps show their size and first points
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rich.console import Group
@@ -11,7 +12,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from opsconsole.config.presets import Preset
@@ -22,6 +23,7 @@ from opsconsole.ui.bindings import bindings
 from opsconsole.ui.safe import safe_content, safe_text, visible
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.widgets.param_field import ParamField
+from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 SHOW_POINTS = 5
 
@@ -43,8 +45,11 @@ class LaunchScreen(OpsScreen):
     LaunchScreen #preview { height: 9; border: round $panel; padding: 0 1; overflow-y: auto; }
     LaunchScreen.wide #main { layout: horizontal; }
     LaunchScreen.wide #preview { height: 1fr; width: 45%; }
-    LaunchScreen #problems { height: auto; max-height: 4; color: $warning; padding: 0 1; display: none; }
+    /* every problem, scrollable (tab to it, then up/down): none is hidden behind a cap */
+    LaunchScreen #problems { height: auto; max-height: 8; color: $warning; padding: 0 1; display: none; }
+    LaunchScreen #problems:focus { background: $boost; }
     LaunchScreen #problems.shown { display: block; }
+    LaunchScreen #problems > Static { height: auto; }
     """
 
     def __init__(self) -> None:
@@ -54,9 +59,14 @@ class LaunchScreen(OpsScreen):
         self.plan: LaunchPlan | None = None
         self.preview: Group | None = None
         self._pending_values: tuple[str, dict[str, Any]] | None = None
+        # form builds run one at a time, the newest request only: cancelling a build halfway
+        # through mounting leaves widgets (a Select) half made
+        self._form_lock = asyncio.Lock()
+        self._form_wanted = 0
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="problems")
+        with VerticalScroll(id="problems"):
+            yield Static("", id="problem-list")
         with Horizontal(id="body"):
             yield OptionList(id="presets")
             with Vertical(id="main"):
@@ -64,7 +74,7 @@ class LaunchScreen(OpsScreen):
                     yield VerticalScroll(id="form")
                     yield Static("", id="help")
                 yield Static("", id="preview")
-        yield Footer()
+        yield OpsFooter()
 
     def on_mount(self) -> None:
         self.query_one("#presets").border_title = "Presets"
@@ -91,9 +101,12 @@ class LaunchScreen(OpsScreen):
         options = self.query_one("#presets", OptionList)
         options.clear_options()
         options.add_options([Option(safe_text(p.name), id=p.name) for p in catalog.presets])
-        problems = self.query_one("#problems", Static)
-        problems.update(safe_text("\n".join(f"⚠ {p}" for p in catalog.problems), keep="\n"))
-        problems.set_class(bool(catalog.problems), "shown")
+        count = len(catalog.problems)
+        lines = [f"⚠ {count} problem{'s' if count != 1 else ''} in the presets"
+                 + (" (scroll this box to see them all)" if count > 6 else "") + ":"] if count else []
+        self.query_one("#problem-list", Static).update(
+            safe_text("\n".join(lines + [f"  {p}" for p in catalog.problems]), keep="\n"))
+        self.query_one("#problems").set_class(bool(count), "shown")
         if self._pending_values is not None:
             name, values = self._pending_values
             self._pending_values = None
@@ -101,17 +114,21 @@ class LaunchScreen(OpsScreen):
         elif catalog.presets:
             names = [p.name for p in catalog.presets]
             current = self.preset.name if self.preset is not None and self.preset.name in names else None
-            options.highlighted = names.index(current) if current else 0
+            # first open: a preset this profile can launch (its target is configured here)
+            launchable = next((n for n, p in enumerate(catalog.presets)
+                               if self.app.context.target(p.target) is not None), 0)
+            options.highlighted = names.index(current) if current else launchable
             if current:
                 self.preset = next(p for p in catalog.presets if p.name == current)
             if not self.fields:
                 options.focus()
 
     @on(OptionList.OptionHighlighted, "#presets")
-    async def _preset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    def _preset_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         preset = next((p for p in self.catalog.presets if p.name == event.option.id), None)
         if preset is not None and preset is not self.preset:
-            await self.show_preset(preset)
+            # one form at a time: a newer choice cancels the filling of an older one
+            self.run_worker(self.show_preset(preset), group="show-preset")
 
     @on(OptionList.OptionSelected, "#presets")
     def _preset_selected(self) -> None:
@@ -121,18 +138,29 @@ class LaunchScreen(OpsScreen):
 
     # --- the form -------------------------------------------------------------------------------
     async def show_preset(self, preset: Preset, values: dict[str, Any] | None = None) -> None:
-        """Fill the form from a preset (or from a run being cloned: `values`)."""
-        self.preset = preset
+        """Fill the form from a preset (or from a run being cloned: `values`). `preset` names
+        the form's preset once its fields are there."""
+        self._form_wanted += 1
+        mine = self._form_wanted
+        async with self._form_lock:
+            if mine == self._form_wanted:  # else a newer request is queued behind: it builds
+                await self._build_form(preset, values)
+
+    async def _build_form(self, preset: Preset, values: dict[str, Any] | None) -> None:
         kind = self.catalog.kinds[preset.kind]
         base = {**kind.defaults(), **preset.values}
         current = {**base, **(values or {})}
         form = self.query_one("#form", VerticalScroll)
         await form.remove_children()
         form.border_title = safe_content(f"{preset.name} — {kind.name} → {preset.target}")
+        # a clone of one sweep point fills that point: its swept keys are single values
+        cloned = set(values or ())
         fields = [ParamField(p, current.get(p.name), base.get(p.name),
-                             swept=list(preset.sweep[p.name]) if p.name in preset.sweep else None)
+                             swept=list(preset.sweep[p.name]) if p.name in preset.sweep and p.name not in cloned
+                             else None)
                   for p in kind.editable]
         await form.mount(Static(safe_text(preset.description or kind.description, style="italic", keep="\n")), *fields)
+        self.preset = preset
         self._refresh_plan()
 
     def load_values(self, preset_name: str, values: dict[str, Any]) -> None:
@@ -150,7 +178,7 @@ class LaunchScreen(OpsScreen):
                   and kind.param(k).derive is None}
         options = self.query_one("#presets", OptionList)
         options.highlighted = [p.name for p in self.catalog.presets].index(preset.name)
-        self.run_worker(self.show_preset(preset, values), exclusive=True, group="show-preset")
+        self.run_worker(self.show_preset(preset, values), group="show-preset")
 
     @property
     def fields(self) -> list[ParamField]:
@@ -239,6 +267,10 @@ class LaunchScreen(OpsScreen):
                         severity="error", markup=False)
             return
         self.app.launch_plan(self.plan)
+
+    def action_leave_field(self) -> None:
+        """esc: out of the field being edited, back to the presets list."""
+        self.query_one("#presets").focus()
 
     def action_copy(self) -> None:
         if self.plan is not None and self.plan.first is not None:

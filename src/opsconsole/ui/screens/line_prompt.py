@@ -17,7 +17,8 @@ class LinePrompt(ModalScreen[str | None]):
     DEFAULT_CSS = """
     LinePrompt { align: left bottom; background: $background 30%; }
     LinePrompt > Vertical { height: auto; width: 100%; background: $panel; padding: 0 1; }
-    LinePrompt Input { border: none; height: 1; padding: 0; }
+    /* one row, focused or not: Textual's focused Input would be a 3-row box hiding the text */
+    LinePrompt Input.one-row, LinePrompt Input.one-row:focus { border: none; height: 1; padding: 0; }
     """
     BINDINGS = bindings("line_prompt")
 
@@ -29,7 +30,7 @@ class LinePrompt(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self._label)
-            yield Input(value=self._value)
+            yield Input(value=self._value, classes="one-row")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

@@ -6,12 +6,13 @@ import hashlib
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from opsconsole.logs.ref import LogRef, StreamLog, as_ref
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.safe import safe_content
+from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 
 def _tab_id(path: str) -> str:
@@ -33,7 +34,7 @@ class LogsScreen(OpsScreen):
     def compose(self) -> ComposeResult:
         yield Static("No log open. Select a run in Status or Runs and press enter (or l).", id="empty")
         yield TabbedContent()
-        yield Footer()
+        yield OpsFooter()
 
     @property
     def tabs(self) -> TabbedContent:

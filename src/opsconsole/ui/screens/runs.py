@@ -6,13 +6,13 @@ import asyncio
 
 from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Footer
 
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.services.sources import LedgerRunsSource, describe
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.screens.describe import DescribeScreen
 from opsconsole.ui.widgets.source_pane import SourcePane
+from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 
 class RunsScreen(OpsScreen):
@@ -26,7 +26,7 @@ class RunsScreen(OpsScreen):
 
     def compose(self) -> ComposeResult:
         yield SourcePane(LedgerRunsSource(self.app.context), 1, self.app.context.clock)
-        yield Footer()
+        yield OpsFooter()
 
     @property
     def pane(self) -> SourcePane:
@@ -89,6 +89,7 @@ class RunsScreen(OpsScreen):
             self.marked.remove(item.key)
         else:
             self.marked = (self.marked + [item.key])[-2:]
+        self.pane.set_marked(self.marked)
         self.notify(f"marked: {', '.join(self.marked) or 'none'}  (= compares two)")
 
     def action_compare(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from opsconsole.ui.screens.base import OpsScreen
 from opsconsole.services.sources import describe, sources_for
@@ -14,6 +14,7 @@ from opsconsole.ui.bindings import bindings
 from opsconsole.ui.safe import safe_text
 from opsconsole.ui.screens.describe import DescribeScreen
 from opsconsole.ui.widgets.source_pane import SourcePane, pane_class
+from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 WIDE = 160
 
@@ -45,7 +46,7 @@ class StatusScreen(OpsScreen):
                 yield pane_class(source)(source, number, ctx.clock)
         with Vertical(id="tail"):
             yield Static("log tail — select a row", classes="tail-title")
-        yield Footer()
+        yield OpsFooter()
 
     @property
     def panes(self) -> list[SourcePane]:

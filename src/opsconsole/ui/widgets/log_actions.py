@@ -29,6 +29,7 @@ _PROMPTS = {
     "percent": "Go to percent of the file:",
     "time": "Go to time (2023-10-05 07:40:00 or 07:40):",
     "search": "Search (I: case, R: regex):",
+    "filter": "Filter: show only lines matching (then F: filter on/off, esc: every line again):",
     "save": "Save marked lines (or the visible range) to:",
 }
 
@@ -74,7 +75,7 @@ class LogViewActions:
 
     def action_prompt(self, kind: str) -> None:
         value = ""
-        if kind == "search" and self.query is not None:
+        if kind in ("search", "filter") and self.query is not None:
             value = self.query.pattern
         elif kind == "save":
             value = str(self._save_default())
@@ -105,10 +106,15 @@ class LogViewActions:
             self._jump(text if kind == "line" else text.rstrip("%") + "%")
         elif kind == "time":
             self._jump_time(text)
-        elif kind == "search":
+        elif kind in ("search", "filter"):  # & is less's filter: the search, then only its lines
             regex = self.query.regex if self.query else False
             case = self.query.case_sensitive if self.query else False
+            line = self.cursor
             self.search(Query(text, regex=regex, case_sensitive=case))
+            if kind == "filter" and self.query is not None and not self.filtering:
+                self.filtering = True
+                self._sync(0)
+                self._goto_line(line)
         elif kind == "save":
             self._save(text)
 
@@ -201,6 +207,14 @@ class LogViewActions:
         self.filtering = not self.filtering
         self._sync(0)
         self._goto_line(line)
+
+    async def action_close_log(self) -> None:
+        """q, as in less: close this log (its tab in Logs; the viewer of `opsconsole tail`)."""
+        screen = self.screen
+        if hasattr(screen, "action_close_tab"):
+            await screen.action_close_tab()
+        elif getattr(self.app, "QUIT_ON_CLOSE_LOG", False):  # the viewer alone: closing it quits
+            self.app.exit()
 
     def action_clear_search(self) -> None:
         self._doc.cancel_search()

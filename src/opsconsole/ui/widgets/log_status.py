@@ -30,7 +30,9 @@ def status_text(view: LogView) -> str:
     name = ref.label if not isinstance(ref, RangedLog) else ref.title or ref.path.rstrip("/").rsplit("/", 1)[-1]
     parts = [name, human_bytes(doc.size)]
     if isinstance(ref, StreamLog):
-        parts.append(ref.job.describe())
+        status = ref.job.status()
+        # waiting, downloading or retrying goes first: a long name never pushes it off the line
+        parts.insert(0 if status.busy else 2, status.describe())
     if doc.error:
         parts.append(f"error: {doc.error}")
     elif doc.remote and not doc.index_wanted:
@@ -54,7 +56,7 @@ def status_text(view: LogView) -> str:
         elif search.error:
             state = f"error: {search.error}"
         else:
-            state = f"{search.count:,} matches" + ("" if search.done else " (scanning…)")
+            state = f"{search.count:,} match{'' if search.count == 1 else 'es'}" + ("" if search.done else " (scanning…)")
         parts.append(f"/{view.query.pattern}/ [{flags}] {state}")
     if view.filtering:
         parts.append("FILTER")
@@ -88,7 +90,7 @@ class JobWatch:
     def _look(self) -> None:
         status = self._job.status()
         seen, self._seen = self._seen, status
-        if seen is None or status.version != seen.version or status.state == "preparing":
+        if seen is None or status.version != seen.version or status.busy:
             self._view.refresh()
         if status.complete:
             self._timer.stop()

@@ -181,6 +181,12 @@ class LogView(LogViewActions, ScrollView, can_focus=True):
     def on_unmount(self) -> None:
         self._doc.close()
 
+    def on_resize(self, event) -> None:
+        # Another height moves where "the end" is: a view following (cursor on the last line,
+        # not moved away by the user) stays pinned to the end, at any size.
+        if self.follow and self.row_count and self._line_row(self.cursor) >= self.row_count - 1:
+            self._scroll_bottom()
+
     def _engine_changed(self) -> None:
         self.post_message(self.Changed())
 

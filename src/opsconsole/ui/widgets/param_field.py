@@ -24,8 +24,9 @@ class ParamField(Vertical):
     ParamField { height: auto; padding: 0 0 0 0; }
     ParamField > Horizontal { height: auto; }
     ParamField .label { width: 30; height: 1; padding: 0 1 0 0; }
-    ParamField Input { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
-    ParamField Input:focus { background: $accent 30%; }
+    /* one row, focused or not: Textual's focused Input would be a 3-row box hiding the text */
+    ParamField Input.one-row { width: 1fr; height: 1; border: none; padding: 0 1; background: $boost; }
+    ParamField Input.one-row:focus { height: 1; border: none; padding: 0 1; background: $accent 30%; }
     ParamField Select { width: 1fr; }
     ParamField SelectCurrent { border: none; height: 1; padding: 0 1; }
     ParamField Switch { height: 1; border: none; padding: 0; }
@@ -59,7 +60,7 @@ class ParamField(Vertical):
         with Horizontal():
             yield Static(self._label(), classes="label")
             if self.swept is not None:
-                yield Input(visible(", ".join(p.to_text(v) for v in self.swept)), id="input",
+                yield Input(visible(", ".join(p.to_text(v) for v in self.swept)), id="input", classes="one-row",
                             tooltip="sweep: values separated by commas")
             elif p.type in ("flag", "bool"):
                 yield Switch(bool(self.value), id="input")
@@ -73,7 +74,7 @@ class ParamField(Vertical):
                 text = p.to_text(self.value)
                 if visible(text) != text:
                     self._shown_visible = visible(text)
-                yield Input(visible(text), id="input", restrict=restrict,
+                yield Input(visible(text), id="input", restrict=restrict, classes="one-row",
                             placeholder=visible(self.derived or _NUMERIC.get(p.type, p.type)))
         yield Static("", classes="error")
 

@@ -21,6 +21,7 @@ from opsconsole.logs.ref import FileLog, LogRef
 from opsconsole.services.poller import Poller, PollStatus
 from opsconsole.ui.bindings import bindings
 from opsconsole.ui.safe import safe_text, visible
+from opsconsole.ui.widgets.ops_table import OpsTable
 
 LIVE = ("age", "duration")
 
@@ -34,7 +35,9 @@ class SourcePane(Vertical):
     SourcePane { border: round $panel; height: 1fr; min-height: 6; }
     SourcePane:focus-within { border: round $accent; }
     SourcePane > .pane-title { height: 1; background: $panel; padding: 0 1; }
-    SourcePane > Input { display: none; height: 1; border: none; padding: 0 1; }
+    SourcePane > Input { display: none; }
+    /* one row, focused or not: Textual's focused Input would be a 3-row box hiding the text */
+    SourcePane > Input.one-row, SourcePane > Input.one-row:focus { height: 1; border: none; padding: 0 1; }
     SourcePane.filtering > Input { display: block; }
     SourcePane > DataTable { height: 1fr; }
     """
@@ -76,12 +79,13 @@ class SourcePane(Vertical):
         self.sort_reverse = False
         self.status = PollStatus()
         self._select_next: str | None = None
+        self.marked: list[str] = []  # keys marked by the screen (Runs: two to compare), shown "●"
         self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
-        yield Input(placeholder="filter…  (enter: keep, esc: clear)")
-        yield DataTable(cursor_type="row", zebra_stripes=False)
+        yield Input(placeholder="filter…  (enter: keep, esc: clear)", classes="one-row")
+        yield OpsTable(cursor_type="row", zebra_stripes=False)
 
     @property
     def table(self) -> DataTable:
@@ -167,7 +171,21 @@ class SourcePane(Vertical):
                 return ""
             return human_seconds(((item.ended_at or now) - item.started_at).total_seconds())
         value = item.cells.get(key, "")
-        return safe_text("" if value is None else value)
+        text = safe_text("" if value is None else value)
+        if self.marked and key == self._column_keys[0]:
+            return Text.assemble(("● " if item.key in self.marked else "  ", "bold magenta"), text)
+        return text
+
+    def set_marked(self, keys: list[str]) -> None:
+        """Show which rows are marked (a "●" before the first column)."""
+        changed = set(keys) ^ set(self.marked) or (bool(keys) != bool(self.marked))
+        self.marked = list(keys)
+        if not changed:
+            return
+        first = self._column_keys[0]
+        for item in self._shown:
+            self.table.update_cell(item.key, first, self._cell(item, first))
+        self._update_title()
 
     def _visible(self) -> list[Item]:
         items = self.items
@@ -361,12 +379,14 @@ class SourcePane(Vertical):
             return
 
         async def _full() -> None:
-            try:
-                item.detail = await source.describe(item)
-            except Exception as exc:  # noqa: BLE001
-                self.notify(f"{item.key}: {exc}", severity="error", markup=False)
-                return
-            self.post_message(self.Describe(item))
+            async with self.app.dialog_coming(within=3.0) as hold:
+                try:
+                    item.detail = await source.describe(item)
+                except Exception as exc:  # noqa: BLE001
+                    self.notify(f"{item.key}: {exc}", severity="error", markup=False)
+                    return
+                hold.until_shown()
+                self.post_message(self.Describe(item))
 
         self.run_worker(_full(), group="describe", exclusive=True)
 
@@ -382,14 +402,15 @@ class SourcePane(Vertical):
         self.run_worker(self._pane_action(action_id), group=f"action-{action_id}")
 
     async def _pane_action(self, action_id: str) -> None:
-        try:
-            call = await self.source.prepare(action_id, self.selected)
-        except ActionUnavailable as exc:
-            self.notify(str(exc), severity="warning", markup=False)
-            return
-        except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            self.notify(f"{action_id}: {type(exc).__name__}: {exc}", severity="error", markup=False)
-            return
+        async with self.app.dialog_coming():  # what is typed before the dialog shows is not a shortcut
+            try:
+                call = await self.source.prepare(action_id, self.selected)
+            except ActionUnavailable as exc:
+                self.notify(str(exc), severity="warning", markup=False)
+                return
+            except Exception as exc:  # noqa: BLE001 - shown, never a crash
+                self.notify(f"{action_id}: {type(exc).__name__}: {exc}", severity="error", markup=False)
+                return
         await self.app.run_action_call(call)
 
     def pause(self) -> None:
