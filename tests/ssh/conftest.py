@@ -48,12 +48,14 @@ def host_table(sshd, name: str = "vm1", **extra: Any) -> dict[str, Any]:
 
 def trading_host(peers, name: str = "trading-1", **extra: Any) -> dict[str, Any]:
     sup = peers["supervisor"]
-    return host_table(peers["sshds"][0], name, manager="supervisor", supervisor_socket=str(sup.socket),
-                      services=list(sup.services), logs=[str(sup.dir / "logs" / "*.log")],
-                      metrics_url=f"http://127.0.0.1:{peers['metrics_port']}/metrics",
-                      health=["risk_circuit_breaker_active == 0",
-                              'market_data_websocket_connected{feed="alpaca"} == 1', "latency < 2s"],
-                      state_timeout=20.0, **extra)
+    table = dict(manager="supervisor", supervisor_socket=str(sup.socket),
+                 services=list(sup.services), logs=[str(sup.dir / "logs" / "*.log")],
+                 metrics_url=f"http://127.0.0.1:{peers['metrics_port']}/metrics",
+                 health=["risk_circuit_breaker_active == 0",
+                         'market_data_websocket_connected{feed="alpaca"} == 1', "latency < 2s"],
+                 state_timeout=20.0)
+    table.update(extra)
+    return host_table(peers["sshds"][0], name, **table)
 
 
 def settings_of(*tables: dict[str, Any]):
@@ -94,3 +96,56 @@ def data_dir(tmp_path) -> Path:
     d = tmp_path / "data"
     d.mkdir()
     return d
+
+
+BIG_LAST = b"2026-11-29T23:59:59 INFO the very last line of the big log\n"
+
+
+@pytest.fixture(scope="session")
+def big_log(tmp_path_factory):
+    """A real (not sparse) 1 GiB log file, written once per session and removed after."""
+    d = tmp_path_factory.mktemp("biglog")
+    path = d / "big.log"
+    line = b"2026-11-29T12:00:00 INFO market_data tick price=101.25 qty=3 venue=alpaca seq=000000\n"
+    block = line * (1024 * 1024 // len(line))
+    size = 1 << 30
+    with open(path, "wb") as f:
+        written = 0
+        while written + len(block) + len(BIG_LAST) <= size:
+            f.write(block)
+            written += len(block)
+        f.write(b"x" * (size - written - len(BIG_LAST) - 1) + b"\n")
+        f.write(BIG_LAST)
+    assert path.stat().st_size == size and path.stat().st_blocks * 512 >= size  # allocated, not sparse
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def ledger(data_dir):
+    from opsconsole.services.ledger import Ledger
+
+    ledger = Ledger(Ledger.default_path(data_dir))
+    yield ledger
+    ledger.close()
+
+
+@pytest.fixture
+def make_session(data_dir, ledger):
+    """A hosts session over the given host tables (closed after the test)."""
+    from opsconsole.backends.base import SessionEnv
+    from opsconsole.backends.ssh import BACKEND
+    from opsconsole.domain.models import utcnow
+
+    made = []
+
+    def make(*tables, kill_deadline: float = 60.0, store=None):
+        env = SessionEnv(profile="lab", environment="lab", readonly=False, settings=BACKEND.settings(list(tables)),
+                         store=lambda: store or ledger, data_dir=data_dir, clock=utcnow, kill_deadline=kill_deadline)
+        session = BACKEND.open(env)
+        made.append(session)
+        return session
+
+    yield make
+    for s in made:
+        s.pool.close_blocking() if s._pool is not None else None

@@ -129,6 +129,9 @@ def systemd_status(props: dict[str, str], name: str | None = None) -> ServiceSta
     if props.get("ExecMainExitTimestamp") or (props.get("ExecMainExitTimestampMonotonic") or "0") != "0":
         code, status = props.get("ExecMainCode", "1"), props.get("ExecMainStatus", "")
         last_exit = f"{_SIGNALLED[code]} {status}" if code in _SIGNALLED else status
+        result = props.get("Result", "success")
+        if result and result != "success":
+            last_exit = f"{last_exit} ({result})"
     raw = f"{active} ({sub})" if sub else active
     return ServiceStatus(unit, state, raw, since, None, pid, last_exit,
                          detail={k: props[k] for k in SYSTEMD_PROPS if k in props})
