@@ -108,12 +108,17 @@ class ActionPath:
         suspended meanwhile and redrawn after. Returns the program's exit code."""
         import subprocess
 
-        with self.suspend():
-            try:
-                return subprocess.call(argv)
-            except OSError as exc:
-                print(f"opsconsole: cannot run {argv[0]}: {exc}")
-                return 127
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.suspend():
+                try:
+                    return subprocess.call(argv)
+                except OSError as exc:
+                    print(f"opsconsole: cannot run {argv[0]}: {exc}")
+                    return 127
+        except SuspendNotSupported:
+            raise RuntimeError("this terminal cannot be handed over (the console cannot suspend here)") from None
 
     async def _open_matching_preset(self, call) -> bool:
         """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed
