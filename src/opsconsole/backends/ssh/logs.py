@@ -156,6 +156,7 @@ class CommandStream:
         last = cursor if isinstance(cursor, bytes) else None
         proc = await self.pool.call(self.host, lambda c: c.process(self.command))
         skipping = last is not None
+        skipped = 0
         pending = b""
         try:
             while True:
@@ -175,10 +176,14 @@ class CommandStream:
                 if skipping:
                     assert last is not None
                     at = block.rfind(last)
-                    if at < 0:
-                        continue
-                    block = block[at + len(last):]
-                    skipping = False
+                    if at >= 0:
+                        block, skipping = block[at + len(last):], False
+                    else:
+                        skipped += block.count(b"\n")
+                        if skipped < RESUME_LINES:
+                            continue
+                        # the last line seen is not among the re-read ones: say there may be a gap
+                        block, skipping = b"[opsconsole: reconnected; lines may be missing here]\n" + block, False
                 if block:
                     lines = block.rstrip(b"\n").rsplit(b"\n", 1)
                     yield StreamChunk(block, cursor=lines[-1] + b"\n")
