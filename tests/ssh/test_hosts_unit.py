@@ -113,7 +113,7 @@ def test_docker_and_supervisor_states():
 # --- small parsers ----------------------------------------------------------------------------
 def test_probe_and_http_parsing():
     p = parse_probe("0.52 0.31 0.20 2/345 9999\n--\n4\n--\n/dev/root 41152736 20576368 18462992 53% /\n")
-    assert p.load == "0.52 0.31 0.20" and p.cores == "4" and p.disk_pct == 53 and p.disk.startswith("53% used, 17.6 GB")
+    assert p.load == "0.52 0.31 0.20" and p.cores == "4" and p.disk_pct == 53 and p.disk == "53% · 17.6 GB free"
     assert parse_http_response(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nx 1\n") == (200, b"x 1\n")
     assert parse_http_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")[1] == b"abcde"
     with pytest.raises(ValueError):

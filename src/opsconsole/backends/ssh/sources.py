@@ -61,7 +61,7 @@ def parse_probe(text: str) -> Probe:
         if len(f) >= 6 and f[4].endswith("%"):
             try:
                 p.disk_pct = int(f[4][:-1])
-                p.disk = f"{f[4]} used, {human_bytes(int(f[3]) * 1024)} free"
+                p.disk = f"{f[4]} · {human_bytes(int(f[3]) * 1024)} free"
             except ValueError:
                 p.disk = f[4]
     return p
@@ -231,13 +231,13 @@ class HostsSource(_HostsLevel):
     capabilities = frozenset({DRILL, DESCRIBE})
     actions = (START_ALL, STOP_ALL, RUN_ALL, SSH)
     columns = (
-        Column("host", "HOST", 16),
-        Column("state", "STATE", 8),
-        Column("reach", "REACH", 24),
-        Column("load", "LOAD 1/5/15", 16),
+        Column("host", "HOST", 12),
+        Column("state", "STATE", 5),
+        Column("reach", "REACH", 10),
+        Column("load", "LOAD 1/5/15", 15),
+        Column("disk", "DISK /", 18),
+        Column("services", "SVC", 5),
         Column("cores", "CPU", 3, optional=True),
-        Column("disk", "DISK /", 22),
-        Column("services", "SERVICES", 10),
         Column("address", "ADDRESS", 22, optional=True),
     )
 
@@ -261,7 +261,7 @@ class HostsSource(_HostsLevel):
         except Exception as exc:  # noqa: BLE001 - a down host is a stale row, never an error of the pane
             return self._down(host, exc)
         self.last[host.name] = probe
-        cells = {"host": host.name, "state": "up", "reach": f"ok {probe.latency * 1000:.0f}ms" if probe.latency else "ok",
+        cells = {"host": host.name, "state": "up", "reach": f"{probe.latency * 1000:.0f}ms" if probe.latency else "ok",
                  "load": probe.load, "cores": probe.cores, "disk": probe.disk, "services": probe.services,
                  "address": _address(host)}
         return Item(key=host.name, state=State.RUNNING, cells=cells,
@@ -277,7 +277,7 @@ class HostsSource(_HostsLevel):
         if host.services:
             try:
                 sts = await self.manager(host).status(list(host.services))
-                probe.services = f"{sum(1 for s in sts if s.running)}/{len(sts)} up"
+                probe.services = f"{sum(1 for s in sts if s.running)}/{len(sts)}"
             except Exception as exc:  # noqa: BLE001 - the host answers; its manager does not
                 probe.services = f"? ({type(exc).__name__})"
         return probe
@@ -288,7 +288,7 @@ class HostsSource(_HostsLevel):
         since = conn.down_since
         reason = str(exc).removeprefix(f"{host.name}: ") or type(exc).__name__
         wait = max(0.0, conn.next_try - time.monotonic()) if conn.next_try else 0.0
-        reach = f"DOWN {_ago(since)}" + (f", retry {wait:.0f}s" if wait >= 1 else "")
+        reach = f"DOWN {_ago(since)}"
         stale = " (stale)"
         cells = {"host": host.name, "state": "down", "reach": reach,
                  "load": (last.load + stale) if last else "", "cores": last.cores if last else "",
@@ -296,6 +296,7 @@ class HostsSource(_HostsLevel):
                  "address": _address(host)}
         return Item(key=host.name, state=State.UNKNOWN, cells=cells,
                     detail={"host": host.name, "address": _address(host), "error": reason,
+                            "retry_in": f"{wait:.0f}s" if wait >= 1 else "now",
                             "last_seen": datetime.fromtimestamp(last.at, timezone.utc).isoformat() if last else None})
 
     def drill(self, item: Item) -> PaneSource | None:
@@ -333,7 +334,7 @@ class HostSectionsSource(_OneHost):
     key = "hosts.sections"
     capabilities = frozenset({DRILL})
     actions = (START_ALL, STOP_ALL, RUN_ALL, SSH)
-    columns = (Column("section", "SECTION", 12), Column("state", "STATE", 8), Column("what", "WHAT", None))
+    columns = (Column("section", "SECTION", 10), Column("what", "WHAT", None))
     interval = 60.0
 
     def __init__(self, session: "HostsSession", host: HostSettings) -> None:
@@ -348,7 +349,7 @@ class HostSectionsSource(_OneHost):
             ("health", (f"{len(h.health)} rules on {h.metrics_url}" if h.metrics_url else "no metrics_url")),
             ("logs", f"{len(h.logs)} globs: " + " ".join(h.logs)),
         ]
-        return [Item(key=k, state=State.UNKNOWN, cells={"section": k, "state": "", "what": w}) for k, w in rows]
+        return [Item(key=k, state=State.UNKNOWN, cells={"section": k, "what": w}) for k, w in rows]
 
     def drill(self, item: Item) -> PaneSource | None:
         cls = {"services": ServicesSource, "health": HealthSource, "logs": LogFilesSource}.get(item.key)
@@ -363,18 +364,18 @@ class ServicesSource(_OneHost):
     actions = (START, STOP, RESTART, START_ALL, STOP_ALL, SSH)
     columns = (
         Column("order", "#", 2),
-        Column("service", "SERVICE", 28),
-        Column("state", "STATE", 10),
-        Column("raw", "STATUS", 18),
-        Column("since", "SINCE", 23),
+        Column("service", "SERVICE", 26),
+        Column("state", "STATE", 8),
         Column("age", "FOR", 8),
         Column("pid", "PID", 7),
-        Column("exit", "LAST EXIT", 9),
+        Column("exit", "EXIT", 6),
+        Column("raw", "STATUS", 18, optional=True),
+        Column("since", "SINCE", 23, optional=True),
     )
 
     def __init__(self, session: "HostsSession", host: HostSettings) -> None:
         super().__init__(session, host)
-        self.title = f"{host.name} › services ({host.manager})"
+        self.title = f"services ({host.manager})"
         self.statuses: dict[str, ServiceStatus] = {}
 
     async def fetch(self) -> list[Item]:
@@ -442,7 +443,7 @@ class HealthSource(_OneHost):
 
     def __init__(self, session: "HostsSession", host: HostSettings) -> None:
         super().__init__(session, host)
-        self.title = f"{host.name} › health"
+        self.title = "health"
         self.warning = None if host.metrics_url else "no metrics_url for this host"
 
     async def fetch(self) -> list[Item]:
@@ -451,7 +452,7 @@ class HealthSource(_OneHost):
         if not self.host.metrics_url:
             return []
         results, latency = await host_health(self.pool, self.host)
-        self.title = f"{self.host.name} › health ({self.host.metrics_url}, {latency * 1000:.0f}ms)"
+        self.title = f"health ({self.host.metrics_url}, {latency * 1000:.0f}ms)"
         return [Item(key=r.rule.text, state=State.SUCCESS if r.ok else State.FAILED,
                      cells={"rule": r.rule.text, "state": r.state, "value": r.detail},
                      detail={"rule": r.rule.text, "ok": r.ok, "value": r.value, "detail": r.detail,
@@ -464,11 +465,11 @@ class LogFilesSource(_OneHost):
     key = "hosts.logs"
     capabilities = frozenset({LOG, DESCRIBE})
     actions = (GREP, SSH)
-    columns = (Column("file", "FILE", None), Column("size", "SIZE", 9), Column("modified", "MODIFIED (UTC)", 19))
+    columns = (Column("size", "SIZE", 9), Column("modified", "MODIFIED (UTC)", 19), Column("file", "FILE", None))
 
     def __init__(self, session: "HostsSession", host: HostSettings) -> None:
         super().__init__(session, host)
-        self.title = f"{host.name} › logs"
+        self.title = "logs"
         self.interval = max(host.interval, 10.0)
 
     async def fetch(self) -> list[Item]:
