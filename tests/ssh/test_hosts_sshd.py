@@ -226,10 +226,14 @@ async def test_health_rules_against_the_exporter_through_ssh(peers, make_session
                                      {"name": "nothing", "url": "http://127.0.0.1:9/metrics", "timeout": 1.0}])
         hs = HEALTH.open(SessionEnv("lab", "lab", False, endpoints, lambda: None, Path("/tmp"), utcnow))
         try:
-            items = {it.key: it for it in await EndpointsSource(hs).fetch()}
+            endpoints_source = EndpointsSource(hs)
+            items = {it.key: it for it in await endpoints_source.fetch()}
             assert items["risk"].state is State.FAILED and items["risk"].cells["rules"] == "1/2"
             assert "risk_circuit_breaker_active == 0 (1)" in items["risk"].cells["failing"]
             assert items["nothing"].cells["state"] == "down"
+            rules = {r.key: r for r in await endpoints_source.drill(items["risk"]).fetch()}
+            assert rules["risk_circuit_breaker_active == 0"].state is State.FAILED
+            assert rules["latency < 5s"].state is State.SUCCESS and rules["latency < 5s"].cells["value"].endswith("ms")
         finally:
             await hs.aclose()
     finally:

@@ -200,3 +200,12 @@ logs = ["/opt/RustAlgorithmTrading/logs/*.log"]
     (h,) = settings.hosts
     assert h.services == ("trading-market-data", "trading-risk-manager") and h.manager == "supervisor"
     assert h.known_hosts is None  # ~/.ssh/known_hosts: checked by default, never disabled
+
+
+def test_stop_order_defaults_to_the_reverse_and_must_name_the_same_services():
+    h = HostSettings(name="a", services=("md", "risk", "exec"))
+    assert h.stopping_order == ["exec", "risk", "md"]
+    assert HostSettings(name="a", services=("md", "risk"), stop_order=("md", "risk")).stopping_order == ["md", "risk"]
+    problems = "\n".join(_problems('[[profiles.lab.hosts]]\nname = "a"\nservices = ["md", "risk"]\n'
+                                   'stop_order = ["risk"]\n'))
+    assert "stop_order" in problems and "same services" in problems

@@ -76,6 +76,9 @@ class HostTable(Table):
         if isinstance(value, dict):
             for key, message in command_problems(value):
                 yield (*path, *key), message
+            services, stop = value.get("services") or [], value.get("stop_order")
+            if isinstance(stop, list) and isinstance(services, list) and sorted(map(str, stop)) != sorted(map(str, services)):
+                yield (*path, "stop_order"), "must list the same services as `services` (in the order to stop them)"
 
 
 HOST = HostTable({
@@ -86,6 +89,7 @@ HOST = HostTable({
     "identity": Str(),                 # a private key file (its passphrase, if any, via the agent)
     "known_hosts": Str(),              # default: ~/.ssh/known_hosts (and ~/.ssh/config's)
     "services": List(Name()),          # in start order; stopped in reverse
+    "stop_order": List(Name()),        # another stop order (default: services reversed)
     "manager": Str(choices=MANAGERS),
     "systemctl": Str(),                # the command prefix: "sudo systemctl"
     "journalctl": Str(),
@@ -133,6 +137,7 @@ class HostSettings:
     identity: str | None = None
     known_hosts: str | None = None
     services: tuple[str, ...] = ()
+    stop_order: tuple[str, ...] = ()
     manager: str = "systemd"
     systemctl: str = "systemctl"
     journalctl: str = "journalctl"
@@ -153,10 +158,15 @@ class HostSettings:
     def address(self) -> str:
         return self.hostname or self.name
 
+    @property
+    def stopping_order(self) -> list[str]:
+        """The order services are stopped in: `stop_order`, else the start order reversed."""
+        return list(self.stop_order) if self.stop_order else list(reversed(self.services))
+
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> "HostSettings":
         t = dict(table)
-        for key in ("services", "logs", "health"):
+        for key in ("services", "stop_order", "logs", "health"):
             if key in t:
                 t[key] = tuple(t[key])
         if "commands" in t:

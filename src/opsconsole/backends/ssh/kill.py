@@ -38,7 +38,7 @@ def kill_steps(session: "HostsSession") -> list[KillStep]:
 
 
 def services_step(session: "HostsSession", host: "HostSettings", deadline: float) -> KillStep:
-    order = list(reversed(host.services))
+    order = host.stopping_order
 
     async def action(log: StepLog) -> str:
         manager = manager_for(session.pool, host)
@@ -65,7 +65,7 @@ def services_step(session: "HostsSession", host: "HostSettings", deadline: float
         return [KillObject(SERVICE, f"{host.name}/{name}") for name in order]
 
     return KillStep(name=f"stop services on {host.name}", kind="hosts",
-                    description=f"{host.manager}: stop {' → '.join(order)} (reverse start order), each confirmed stopped",
+                    description=f"{host.manager}: stop {' → '.join(order)} (in stop order), each confirmed stopped",
                     action=action, deadline=deadline, enabled=host.kill, phase=STOP, targets=targets)
 
 

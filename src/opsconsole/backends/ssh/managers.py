@@ -350,10 +350,11 @@ async def start_all(manager: Manager, services: list[str], timeout: float,
     return done
 
 
-async def stop_all(manager: Manager, services: list[str], timeout: float, progress: Any = None) -> list[str]:
-    """Stop the services in reverse order, each waited for until stopped; stops at the first failure."""
+async def stop_all(manager: Manager, order: list[str], timeout: float, progress: Any = None) -> list[str]:
+    """Stop the services in `order` (the host's stopping order), each waited for until stopped;
+    stops at the first failure."""
     done = []
-    for name in reversed(services):
+    for name in order:
         await manager.act("stop", name)
         st = await wait_state(manager, name, "stopped", timeout)
         done.append(f"{name} {st.raw.lower()}")

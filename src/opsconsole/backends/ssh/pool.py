@@ -242,7 +242,11 @@ class HostConn:
     async def process(self, command: str) -> Any:
         """A long-running remote process (journalctl -f, grep): the caller reads and closes it."""
         conn = await self.connection()
-        return await conn.create_process(command, encoding=None, stderr=asyncio.subprocess.STDOUT)
+        try:
+            return await asyncio.wait_for(conn.create_process(command, encoding=None, stderr=asyncio.subprocess.STDOUT),
+                                          self.host.timeout)
+        except asyncio.TimeoutError as exc:
+            raise RemoteTimeout(f"{self.host.name}: no session within {self.host.timeout:g}s") from exc
 
     async def close(self) -> None:
         conn, self._conn, self._sftp = self._conn, None, None

@@ -103,12 +103,12 @@ class _HostsLevel(PaneSource):
         if not services:
             raise ActionUnavailable(f"{host.name}: no services configured (services = [...])")
         starting = action is START_ALL
-        order = services if starting else list(reversed(services))
+        order = services if starting else host.stopping_order
         manager = self.manager(host)
 
         async def run(_: Any) -> str:
             fn = start_all if starting else stop_all
-            done = await fn(manager, services, host.state_timeout)
+            done = await fn(manager, order, host.state_timeout)
             return f"{host.name}: " + "; ".join(done)
 
         verb = "Start" if starting else "Stop"

@@ -161,7 +161,7 @@ async def copy_back(session: "HostsSession", run: RemoteRun, local: Path) -> lis
         await sftp.get(remote, str(local), recurse=recurse, preserve=True)
 
     async def fetch(conn: Any, name: str, recurse: bool) -> None:
-        await conn.sftp_op(lambda s: get(s, f"{base}/{name}", recurse), timeout=max(conn.host.timeout, 300))
+        await conn.sftp_op(lambda s: get(s, f"{base}/{name}", recurse), timeout=max(conn.host.timeout, 1800))
 
     for name, recurse in (("out.log", False), ("exit_code", False), (RESULTS, True)):
         try:
