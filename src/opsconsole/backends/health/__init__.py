@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.backends.base import DESCRIBE, DRILL, Backend, BackendSession, PaneSource, SessionEnv
-from opsconsole.config.schema import ArrayOf, Bool, List, Num, Spec, Str, Table, Url
-from opsconsole.domain.health import RuleResult, evaluate_all, parse_rule, samples
+from opsconsole.config.schema import ArrayOf, Bool, HealthRule, List, Num, Str, Table, Url
+from opsconsole.domain.health import RuleResult, evaluate_all, samples
 from opsconsole.domain.items import Column, Item
 from opsconsole.domain.states import State
 
@@ -26,22 +26,10 @@ if TYPE_CHECKING:
 MAX_METRICS = 32 << 20
 
 
-@dataclass
-class _Rule(Spec):
-    def check(self, value, path):
-        if not isinstance(value, str):
-            yield path, f"expected a rule string like 'risk_circuit_breaker_active == 0', got {value!r}"
-            return
-        try:
-            parse_rule(value)
-        except ValueError as exc:
-            yield path, str(exc)
-
-
 ENDPOINT = Table({
     "name": Str(),
     "url": Url(),
-    "rules": List(_Rule()),
+    "rules": List(HealthRule()),
     "timeout": Num(min=0.1, max=120),
     "interval": Num(min=1, max=3600),
     "verify_tls": Bool(),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
 from opsconsole.backends.base import Backend, BackendSession, Preview, SessionEnv
-from opsconsole.config.schema import ArrayOf, Bool, List, MapOf, Num, Spec, Str, Table
+from opsconsole.config.schema import ArrayOf, Bool, HealthRule, List, MapOf, Num, Spec, Str, Table
 from opsconsole.domain import policy
 from opsconsole.domain.actions import Action
 
@@ -54,20 +54,6 @@ class Name(Spec):
 
 
 @dataclass
-class Rule(Spec):
-    def check(self, value, path):
-        from opsconsole.domain.health import parse_rule
-
-        if not isinstance(value, str):
-            yield path, f"expected a rule string like 'risk_circuit_breaker_active == 0', got {value!r}"
-            return
-        try:
-            parse_rule(value)
-        except ValueError as exc:
-            yield path, str(exc)
-
-
-@dataclass
 class HostTable(Table):
     """A host's table, plus the checks across its keys (the command templates)."""
 
@@ -98,7 +84,7 @@ HOST = HostTable({
     "commands": MapOf(Str()),          # manager = "command": status/start/stop/restart/logs templates
     "logs": List(Glob()),
     "metrics_url": Str(),
-    "health": List(Rule()),
+    "health": List(HealthRule()),
     "timeout": Num(min=0.5, max=600),          # every remote command
     "connect_timeout": Num(min=0.5, max=120),
     "state_timeout": Num(min=1, max=3600),     # start/stop all: waiting for each service's state

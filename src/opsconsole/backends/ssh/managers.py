@@ -137,8 +137,26 @@ def systemd_status(props: dict[str, str], name: str | None = None) -> ServiceSta
                          detail={k: props[k] for k in SYSTEMD_PROPS if k in props})
 
 
-class SystemdManager(Manager):
+class _CliManager(Manager):
+    """A manager driven by one command line tool: `<tool> start|stop|restart -- NAME`."""
+
+    @property
+    def tool(self) -> str:
+        raise NotImplementedError
+
+    async def act(self, verb: str, service: str) -> str:
+        res = await self._run(f"{self.tool} {verb} -- {q(service)}", self.host.state_timeout)
+        if not res.ok:
+            raise ManagerError(f"{self.host.name}: {self.tool} {verb} {service}: {res.error()}")
+        return f"{service}: {verb} done"
+
+
+class SystemdManager(_CliManager):
     kind = "systemd"
+
+    @property
+    def tool(self) -> str:
+        return self.host.systemctl
 
     async def status(self, services: list[str]) -> list[ServiceStatus]:
         if not services:
@@ -151,14 +169,10 @@ class SystemdManager(Manager):
         blocks = parse_systemctl_show(res.stdout)
         return [systemd_status(props, name) for name, props in zip(services, blocks)]
 
-    async def act(self, verb: str, service: str) -> str:
-        res = await self._run(f"{self.host.systemctl} {verb} -- {q(service)}", self.host.state_timeout)
-        if not res.ok:
-            raise ManagerError(f"{self.host.name}: systemctl {verb} {service}: {res.error()}")
-        return f"{service}: {verb} done"
-
     def log_command(self, service: str) -> str:
-        return f"{self.host.journalctl} -u {q(service)} -f -o short-iso --no-pager -n 1000"
+        from opsconsole.backends.ssh.logs import journal_command
+
+        return journal_command(self.host, service)
 
 
 # --- supervisor --------------------------------------------------------------------------------
@@ -255,8 +269,12 @@ def docker_status(name: str, st: dict[str, Any]) -> ServiceStatus:
     return ServiceStatus(name, state, status or "?", since, None, st.get("Pid") or None, last_exit, detail=dict(st))
 
 
-class DockerManager(Manager):
+class DockerManager(_CliManager):
     kind = "docker"
+
+    @property
+    def tool(self) -> str:
+        return self.host.docker
 
     async def status(self, services: list[str]) -> list[ServiceStatus]:
         out = []
@@ -270,12 +288,6 @@ class DockerManager(Manager):
             except (ValueError, IndexError):
                 out.append(ServiceStatus(name, State.UNKNOWN, "unreadable", detail={"output": res.stdout[:500]}))
         return out
-
-    async def act(self, verb: str, service: str) -> str:
-        res = await self._run(f"{self.host.docker} {verb} -- {q(service)}", self.host.state_timeout)
-        if not res.ok:
-            raise ManagerError(f"{self.host.name}: docker {verb} {service}: {res.error()}")
-        return f"{service}: {verb} done"
 
     def log_command(self, service: str) -> str:
         return f"{self.host.docker} logs -f -t --tail 1000 -- {q(service)} 2>&1"

@@ -352,22 +352,10 @@ class Pool:
         return self.conn(name)
 
     async def aclose(self) -> None:
-        io, self._io = self._io, None
-        if io is None:
-            return
-        conns = list(self._conns.values())
-        self._conns.clear()
-
-        async def close_all() -> None:
-            await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
-
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(io.submit(close_all())), 5)
-        except Exception:  # noqa: BLE001 - closing never raises
-            pass
-        await asyncio.to_thread(io.stop)
+        await asyncio.to_thread(self.close_blocking)
 
     def close_blocking(self) -> None:
+        """Close every connection and stop the loop (not from the pool's own loop)."""
         io, self._io = self._io, None
         if io is None:
             return
