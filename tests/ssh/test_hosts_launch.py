@@ -57,6 +57,23 @@ async def test_an_ssh_launch_survives_an_opsconsole_restart(peers, config_text, 
         assert remote.host == "vm2" and remote.pid and remote.dir.endswith(f"run-{record.id:06d}")
         assert record.pid is None  # a remote pid never goes in the ledger's local pid column
         assert await ctx.session("hosts").sync() == [] and ctx.ledger.get_run(record.id).state is State.RUNNING
+        # the host's runs level lists it; its log is read on the host while it runs
+        from opsconsole.backends.ssh.sources import HostRunsSource
+        from opsconsole.logs.ranged import RangedSource
+
+        session = ctx.session("hosts")
+        runs = HostRunsSource(session, session.settings.host("vm2"))
+        (item,) = [it for it in await runs.fetch() if it.key == str(record.id)]
+        assert item.state is State.RUNNING and item.cells["dir"] == remote.dir
+        source = RangedSource((await runs.open_log(item)).reader)
+        try:
+            deadline = time.monotonic() + 20
+            while b"started" not in await asyncio.to_thread(source.read, 0, 1000):
+                assert time.monotonic() < deadline, "out.log never showed the first line"
+                await asyncio.sleep(0.2)
+                await asyncio.to_thread(source.check)
+        finally:
+            await asyncio.to_thread(source.close)
     finally:
         await ctx.aclose()
         ctx.close()  # opsconsole exits; the run goes on on its host

@@ -63,7 +63,7 @@ async def test_hosts_pane_drill_stop_and_run_on_all(peers, app_factory):
         # host → sections → services
         await _select(pilot, pane, "trading-1")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: _keys(pane) == ["services", "health", "logs"])
+        await wait_for(pilot, lambda: _keys(pane) == ["services", "health", "logs", "runs"])
         await _select(pilot, pane, "services")
         await pilot.press("enter")
         await wait_for(pilot, lambda: _keys(pane) == list(sup.services))

@@ -348,11 +348,13 @@ class HostSectionsSource(_OneHost):
             ("services", f"{len(h.services)} in start order, {h.manager}: " + " → ".join(h.services)),
             ("health", (f"{len(h.health)} rules on {h.metrics_url}" if h.metrics_url else "no metrics_url")),
             ("logs", f"{len(h.logs)} globs: " + " ".join(h.logs)),
+            ("runs", f"runs launched here (target hosts, in {h.workdir}/run-*)"),
         ]
         return [Item(key=k, state=State.UNKNOWN, cells={"section": k, "what": w}) for k, w in rows]
 
     def drill(self, item: Item) -> PaneSource | None:
-        cls = {"services": ServicesSource, "health": HealthSource, "logs": LogFilesSource}.get(item.key)
+        cls = {"services": ServicesSource, "health": HealthSource, "logs": LogFilesSource,
+               "runs": HostRunsSource}.get(item.key)
         return cls(self.session, self.host) if cls else None
 
 
@@ -513,6 +515,51 @@ class LogFilesSource(_OneHost):
         call = ActionCall(GREP, f"Search {path} on {host.name}?", "rg (or grep -E) runs on the host; only the matching "
                           "lines are transferred.", [f"{host.name}:{path}"], run, confirm=False, ask_json=ask)
         return call
+
+
+class HostRunsSource(_OneHost):
+    """The ledger's runs launched on this host, newest first; `l` reads a run's out.log on the
+    host by byte range (followed while it runs), or the local copy once it was copied back."""
+
+    key = "hosts.runs"
+    capabilities = frozenset({LOG, DESCRIBE})
+    actions = (SSH,)
+    columns = (Column("id", "ID", 6), Column("state", "STATE", 10), Column("preset", "PRESET", 18),
+               Column("exit", "EXIT", 4), Column("age", "AGE", 7), Column("duration", "DURATION", 8),
+               Column("dir", "RUN DIR", None, optional=True))
+    LIMIT = 200
+
+    def __init__(self, session: "HostsSession", host: HostSettings) -> None:
+        super().__init__(session, host)
+        self.title = "runs"
+
+    async def fetch(self) -> list[Item]:
+        from opsconsole.backends.ssh.target import SSH_PREFIX, RemoteRun
+        from opsconsole.domain.items import run_item
+
+        store = self.session.env.store()
+        runs = await asyncio.to_thread(store.list_runs, self.LIMIT, None, None, f"{SSH_PREFIX}{self.host.name}")
+        items = []
+        for run in runs:
+            item = run_item(run)
+            try:
+                item.cells["dir"] = RemoteRun.parse(run.external_id or "").dir
+            except ValueError:
+                item.cells["dir"] = ""
+            items.append(item)
+        return items
+
+    async def open_log(self, item: Item) -> "LogRef":
+        from opsconsole.backends.ssh.target import RemoteRun
+        from opsconsole.logs.ref import FileLog
+
+        if item.log_path:  # copied back: the local copy
+            return FileLog(item.log_path, f"run {item.key}")
+        external = item.detail.get("external_id") or ""
+        if not external:
+            raise LookupError(f"run {item.key}: not started on {self.host.name}")
+        remote = RemoteRun.parse(external)
+        return ranged_log(self.session, self.host, f"{remote.dir}/out.log")
 
 
 def ranged_log(session: "HostsSession", host: HostSettings, path: str) -> "LogRef":
