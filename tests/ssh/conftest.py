@@ -41,7 +41,7 @@ def sshd(peers):
 def host_table(sshd, name: str = "vm1", **extra: Any) -> dict[str, Any]:
     table = {"name": name, "hostname": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
              "identity": str(sshd.keys.client_key), "known_hosts": str(sshd.known_hosts), "timeout": 10.0,
-             "connect_timeout": 5.0}
+             "connect_timeout": 5.0, "workdir": str(sshd.dir / "runs")}
     table.update(extra)
     return table
 

@@ -54,7 +54,8 @@ async def test_an_ssh_launch_survives_an_opsconsole_restart(peers, config_text, 
         (record,) = await target.launch(_preset("vm2", detach=detach), [_spec(script)])
         assert record.state is State.RUNNING and record.target == "ssh:vm2"
         remote = RemoteRun.parse(record.external_id)
-        assert remote.host == "vm2" and remote.pid and remote.dir.endswith(f"run-{record.id:06d}")
+        assert remote.host == "vm2" and remote.pid and f"/run-{record.id:06d}-" in remote.dir
+        assert remote.dir.startswith(str(peers["sshds"][1].dir / "runs"))  # the host's workdir
         assert record.pid is None  # a remote pid never goes in the ledger's local pid column
         assert await ctx.session("hosts").sync() == [] and ctx.ledger.get_run(record.id).state is State.RUNNING
         # the host's runs level lists it; its log is read on the host while it runs
@@ -136,3 +137,17 @@ async def test_the_kill_step_stops_ssh_runs_confirmed_and_sync_records_them_stop
     finally:
         await ctx.aclose()
         ctx.close()
+
+
+async def test_a_run_dir_is_never_shared(sshd, make_session, tmp_path):
+    from conftest import host_table
+    from opsconsole.backends.ssh.target import run_dir, start_script
+
+    session = make_session(host_table(sshd, "vm1"))
+    path = run_dir(str(tmp_path / "runs"), 1, token="abcd")
+    assert path == f"{tmp_path}/runs/run-000001-abcd" and run_dir("w", 1) != run_dir("w", 1)
+    first = await session.pool.run("vm1", "sh -s", stdin=start_script(_spec("sleep 0.1"), 1, path, "setsid"))
+    assert first.ok and first.stdout.strip().isdigit()
+    again = await session.pool.run("vm1", "sh -s", stdin=start_script(_spec("echo clobbered"), 1, path, "setsid"))
+    assert not again.ok  # another opsconsole's run 1 with the same dir: refused, nothing overwritten
+    assert (Path(path) / "command.sh").read_text().strip() == "sh -c 'sleep 0.1'"

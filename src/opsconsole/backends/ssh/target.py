@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 SSH_PREFIX = "ssh:"
 ACTIVE = (State.QUEUED, State.RUNNING, State.UP_FOR_RETRY)
 RESULTS = "results"
+TMUX_SOCKET = "opsconsole"  # runs get a tmux server of their own: `tmux -L opsconsole attach -t opsconsole-run-N`
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,12 @@ class RemoteRun:
         return cls(host, path, int(pid) if pid.isdigit() else None)
 
 
-def run_dir(workdir: str, run_id: int) -> str:
-    return f"{workdir.rstrip('/')}/run-{run_id:06d}"
+def run_dir(workdir: str, run_id: int, token: str | None = None) -> str:
+    """A run dir no other opsconsole (another ledger, another operator) will pick: the run id
+    and a random token."""
+    import secrets
+
+    return f"{workdir.rstrip('/') or '.'}/run-{run_id:06d}-{token or secrets.token_hex(4)}"
 
 
 def _dir_expr(path: str) -> str:
@@ -71,7 +76,9 @@ def start_script(spec: RunSpec, run_id: int, path: str, detach: str) -> str:
     d = _dir_expr(path)
     exports = [f"export OPSCONSOLE_RUN_ID={run_id}", 'export OPSCONSOLE_RESULT_DIR="$PWD/results"']
     exports += [f"export {key}={q(str(value))}" for key, value in (spec.env or {}).items()]
-    lines = ["set -e", f"mkdir -p {d}/{RESULTS}", f"cd {d}", "rm -f exit_code stopped",
+    parent = _dir_expr(path.rsplit("/", 1)[0]) if "/" in path else "."
+    # the run dir must be new: a clash fails the launch instead of sharing a dir with another run
+    lines = ["set -e", f"mkdir -p {parent}", f"mkdir {d}", f"mkdir {d}/{RESULTS}", f"cd {d}",
              f"printf '%s\\n' {q(command)} > command.sh", *exports]
     wrapper = 'sh ./command.sh > out.log 2>&1; echo $? > exit_code.tmp; mv exit_code.tmp exit_code'
     if detach == "tmux":
@@ -79,8 +86,8 @@ def start_script(spec: RunSpec, run_id: int, path: str, detach: str) -> str:
         session = f"opsconsole-run-{run_id}"
         inline = "; ".join(e.replace('"$PWD/results"', '"$PWD"/results') for e in exports[1:])
         wrapper = f"export OPSCONSOLE_RUN_ID={run_id}; {inline}; {wrapper}"
-        lines += [f"tmux new-session -d -s {session} -c \"$PWD\" {q(wrapper)}",
-                  f"tmux display-message -p -t {session} '#{{pane_pid}}'"]
+        lines += [f"tmux -L {TMUX_SOCKET} new-session -d -s {session} -c \"$PWD\" {q(wrapper)}",
+                  f"tmux -L {TMUX_SOCKET} display-message -p -t {session} '#{{pane_pid}}'"]
     else:
         lines += [f"setsid nohup sh -c {q(wrapper)} > /dev/null 2>&1 < /dev/null &", "echo $!"]
     return "\n".join(lines) + "\n"
