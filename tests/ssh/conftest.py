@@ -102,10 +102,12 @@ BIG_LAST = b"2026-11-29T23:59:59 INFO the very last line of the big log\n"
 
 
 @pytest.fixture(scope="session")
-def big_log(tmp_path_factory):
-    """A real (not sparse) 1 GiB log file, written once per session and removed after."""
+def big_log(tmp_path_factory, peers):
+    """A real (not sparse) 1 GiB log file, written once per session and removed after (also
+    when the session is interrupted: the peer group's cleanup)."""
     d = tmp_path_factory.mktemp("biglog")
     path = d / "big.log"
+    peers["group"].cleanups.append(lambda: path.unlink(missing_ok=True))
     line = b"2026-11-29T12:00:00 INFO market_data tick price=101.25 qty=3 venue=alpaca seq=000000\n"
     block = line * (1024 * 1024 // len(line))
     size = 1 << 30

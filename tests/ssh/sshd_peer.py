@@ -63,6 +63,7 @@ class PeerGroup:
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
+        self.cleanups: list = []  # callables run on close (big files), after the processes stopped
         PeerGroup._instances.append(self)
         PeerGroup._install_handlers()
 
@@ -128,6 +129,11 @@ class PeerGroup:
         for proc in reversed(self.procs):
             self.stop(proc)
         self.procs.clear()
+        while self.cleanups:
+            try:
+                self.cleanups.pop()()
+            except Exception:  # noqa: BLE001 - the other cleanups still run
+                pass
         if self in PeerGroup._instances:
             PeerGroup._instances.remove(self)
 
