@@ -449,3 +449,26 @@ async def test_a_followed_stream_resumes_after_the_last_line_seen(sshd, make_ses
     f.write_text("".join(f"new {i}\n" for i in range(1200)))  # rotated away: e 5 is not there any more
     got, _ = await read(cursor)
     assert got.startswith(b"[opsconsole: reconnected; lines may be missing here]\n") and got.endswith(b"new 1199\n")
+
+
+async def test_run_on_all_output_is_capped_per_host(sshd, make_session):
+    session = make_session(host_table(sshd, "vm1"))
+    res = await session.pool.call("vm1", lambda c: c.run_capped("echo out; echo err >&2; exit 4", 1000))
+    assert res.exit_status == 4 and "out\n" in res.stdout and "err\n" in res.stdout
+    res = await session.pool.call("vm1", lambda c: c.run_capped("yes opsconsole", 1000, timeout=10))
+    assert res.exit_status is None and res.stdout.startswith("opsconsole\n")
+    assert res.stdout.endswith("[opsconsole: output cut at 1000 bytes; the command was ended]\n")
+    assert (await session.pool.run("vm1", "echo fine")).stdout == "fine\n"  # the connection is still good
+
+
+async def test_start_all_stops_at_the_first_failure_and_says_what_started(sshd, make_session, tmp_path):
+    session = make_session(host_table(sshd, "vm1", manager="command", services=["a", "b", "c"], state_timeout=5.0,
+                                      commands={"status": f"test -e {tmp_path}/{{service}}.on",
+                                                "start": f"test {{service}} != b && touch {tmp_path}/{{service}}.on",
+                                                "stop": f"rm -f {tmp_path}/{{service}}.on"}))
+    services = ServicesSource(session, session.settings.hosts[0])
+    call = await services.prepare(START_ALL.id, None)
+    with pytest.raises(Exception, match=r"^a running \(pid \?\); stopped at b: .*start b: exit 1"):
+        await call.run(None)
+    states = {it.key: it.state for it in await services.fetch()}
+    assert states == {"a": State.RUNNING, "b": State.STOPPED, "c": State.STOPPED}  # c never tried

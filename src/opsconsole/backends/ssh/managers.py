@@ -352,10 +352,13 @@ async def wait_state(manager: Manager, service: str, want: str, timeout: float, 
 async def start_all(manager: Manager, services: list[str], timeout: float,
                     progress: Any = None) -> list[str]:
     """Start the services in order, each waited for until running; stops at the first failure."""
-    done = []
+    done: list[str] = []
     for name in services:
-        await manager.act("start", name)
-        st = await wait_state(manager, name, "running", timeout)
+        try:
+            await manager.act("start", name)
+            st = await wait_state(manager, name, "running", timeout)
+        except Exception as exc:
+            raise ManagerError(f"{'; '.join(done) + '; ' if done else ''}stopped at {name}: {exc}") from exc
         done.append(f"{name} running (pid {st.pid or '?'})")
         if progress is not None:
             progress(name, st)
@@ -365,10 +368,13 @@ async def start_all(manager: Manager, services: list[str], timeout: float,
 async def stop_all(manager: Manager, order: list[str], timeout: float, progress: Any = None) -> list[str]:
     """Stop the services in `order` (the host's stopping order), each waited for until stopped;
     stops at the first failure."""
-    done = []
+    done: list[str] = []
     for name in order:
-        await manager.act("stop", name)
-        st = await wait_state(manager, name, "stopped", timeout)
+        try:
+            await manager.act("stop", name)
+            st = await wait_state(manager, name, "stopped", timeout)
+        except Exception as exc:
+            raise ManagerError(f"{'; '.join(done) + '; ' if done else ''}stopped at {name}: {exc}") from exc
         done.append(f"{name} {st.raw.lower()}")
         if progress is not None:
             progress(name, st)

@@ -191,6 +191,35 @@ class HostConn:
             err = err.decode("utf-8", "replace")
         return Completed(command, res.exit_status, out, err, time.monotonic() - start)
 
+    async def run_capped(self, command: str, limit: int, timeout: float | None = None) -> Completed:
+        """`command` with stdout and stderr merged, keeping at most `limit` bytes of output: past
+        it the session is closed (the exit status is then unknown) and the output says so."""
+        t = timeout or self.host.timeout
+        start = time.monotonic()
+
+        async def go(conn: Any) -> Completed:
+            import asyncssh
+
+            proc = await conn.create_process(command, encoding=None, stderr=asyncssh.STDOUT)
+            out = bytearray()
+            try:
+                while len(out) <= limit:
+                    data = await proc.stdout.read(65536)
+                    if not data:
+                        break
+                    out += data
+                cut = len(out) > limit
+                if not cut:
+                    await proc.wait()
+            finally:
+                proc.close()
+            text = bytes(out[:limit]).decode("utf-8", "replace")
+            if cut:
+                text += f"\n[opsconsole: output cut at {limit} bytes; the command was ended]\n"
+            return Completed(command, None if cut else proc.exit_status, text, "", time.monotonic() - start)
+
+        return await self._guard(go, t)
+
     async def sftp(self) -> Any:
         if self._sftp is None:
             conn = await self.connection()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from opsconsole.logs.ref import LogRef
 
 RUN_ALL_CONCURRENCY = 8
+RUN_ALL_OUTPUT = 1 << 20  # bytes of output kept per host
 MAX_LOG_FILES = 500
 PROBE = ("cat /proc/loadavg 2>/dev/null; echo '--'; nproc 2>/dev/null; echo '--'; "
          "df -Pk / 2>/dev/null | tail -n 1")
@@ -185,9 +186,9 @@ async def run_on_all(session: "HostsSession", hosts: list[HostSettings], command
         async with gate:
             start = time.monotonic()
             try:
-                res = await session.pool.run(host.name, command)
+                res = await session.pool.call(host.name, lambda c: c.run_capped(command, RUN_ALL_OUTPUT))
                 code: int | None | str = res.exit_status
-                body = res.stdout + (("\n[stderr]\n" + res.stderr) if res.stderr.strip() else "")
+                body = res.stdout
             except Exception as exc:  # noqa: BLE001 - one host's failure is its own row
                 code, body = "error", f"{type(exc).__name__}: {exc}\n"
             took = time.monotonic() - start
