@@ -472,3 +472,36 @@ async def test_start_all_stops_at_the_first_failure_and_says_what_started(sshd, 
         await call.run(None)
     states = {it.key: it.state for it in await services.fetch()}
     assert states == {"a": State.RUNNING, "b": State.STOPPED, "c": State.STOPPED}  # c never tried
+
+
+async def test_systemd_manager_over_ssh_on_recorded_systemctl_output(sshd, make_session, tmp_path):
+    """The systemd manager's commands over a real SSH connection, answered by a stand-in
+    `systemctl` that replays real captured `systemctl show` output (no systemd on the test host)."""
+    data = Path(__file__).parent / "data"
+    calls = tmp_path / "calls"
+    fake = tmp_path / "systemctl"
+    fake.write_text(f"""#!/bin/sh
+echo "$*" >> {calls}
+case "$1" in
+  show) cat {data / 'systemctl_show_tengine.txt'}; echo; cat {data / 'systemctl_show_redis_failed.txt'} ;;
+  start|stop|restart) exit 0 ;;
+  *) exit 1 ;;
+esac
+""")
+    fake.chmod(0o755)
+    session = make_session(host_table(sshd, "vm1", manager="systemd", systemctl=str(fake),
+                                      services=["tengine.service", "redis.service"]))
+    services = ServicesSource(session, session.settings.hosts[0])
+    items = {it.key: it for it in await services.fetch()}
+    assert items["tengine.service"].state is State.RUNNING and items["tengine.service"].cells["pid"] == 25548
+    assert items["redis.service"].state is State.FAILED and items["redis.service"].cells["exit"] == "0 (exit-code)"
+    assert calls.read_text().splitlines()[0].startswith("show --no-pager -p Id,LoadState,ActiveState,SubState,MainPID")
+    assert calls.read_text().splitlines()[0].endswith("-- tengine.service redis.service")
+    from opsconsole.backends.ssh.managers import manager_for
+
+    assert await manager_for(session.pool, session.settings.hosts[0]).act("restart", "redis.service") == \
+        "redis.service: restart done"
+    assert calls.read_text().splitlines()[-1] == "restart -- redis.service"
+    ref = await services.open_log(items["tengine.service"])  # journald: a followed stream
+    assert ref.job.key == "hosts/vm1/systemd/tengine.service"
+    await session.spool.close()

@@ -135,6 +135,13 @@ def test_ssh_command_line_checks_host_keys():
     assert ssh_argv(HostSettings(name="alias")) == ["ssh", "-o", "StrictHostKeyChecking=yes", "--", "alias"]
 
 
+def test_journal_command():
+    from opsconsole.backends.ssh.logs import journal_command
+
+    assert journal_command(HostSettings(name="a", journalctl="sudo journalctl"), "trading-market-data") == \
+        "sudo journalctl -u trading-market-data -f -o short-iso --no-pager -n 1000"
+
+
 def test_search_command_quotes_the_pattern():
     cmd = search_command("/var/log/a b.log", "it's $(rm -rf /)", ignore_case=True)
     assert "'it'\"'\"'s $(rm -rf /)'" in cmd and "'/var/log/a b.log'" in cmd and "-i" in cmd
