@@ -11,7 +11,7 @@ if [ ${#need[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq || true
-  # policy-rc.d keeps the package scripts from starting the system's own sshd/supervisord
+  # (without an init system the packages' own sshd/supervisord services are not started)
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 # sshd refuses to start without its privilege-separation directory
