@@ -33,7 +33,8 @@ def ensure_installed() -> None:
         raise RuntimeError(f"{SSHD} missing and {INSTALLER} could not install openssh-server")
     if not shutil.which("supervisord"):
         raise RuntimeError(f"supervisord missing and {INSTALLER} could not install supervisor")
-    Path("/run/sshd").mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:  # sshd started by root wants its privilege-separation dir
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)
 
 
 def free_port() -> int:
