@@ -75,6 +75,7 @@ async def test_hosts_pane_drill_stop_and_run_on_all(peers, app_factory):
         assert app.screen.focused.id == "cancel"
         await pilot.click("#confirm")
         await wait_for(pilot, lambda: pane._shown[3].state is State.STOPPED, timeout=60)
+        await wait_for(pilot, lambda: app.context.ledger._query("SELECT 1 FROM action_audit"), timeout=30)
         audit = app.context.ledger._query("SELECT action, outcome, objects FROM action_audit")
         assert [tuple(r)[:2] for r in audit] == [("hosts.stop", "ok")] and "trading-1/trading-signal-bridge" in audit[0][2]
         # back to the hosts; run a command everywhere: its output opens in a log tab
