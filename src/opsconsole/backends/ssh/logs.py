@@ -52,7 +52,7 @@ class SftpRangeReader:
         self.bytes_read = 0
         self._owns_pool = owns_pool
         self._handle: Any = None
-        self._inode: str | None = None
+        self._inode: str | None = None  # the inode the name had just before the handle was opened
 
     # -- RangeReader ----------------------------------------------------------------------------
     def size(self) -> int:
@@ -83,8 +83,11 @@ class SftpRangeReader:
 
     async def _open(self, conn: HostConn) -> Any:
         if self._handle is None:
+            # the inode first, then the handle: a rotation in between makes the next check see a
+            # "rotation" onto the file already open (a harmless reset), never miss a real one
+            inode = await self._inode_of(conn)
             self._handle = await conn.sftp_op(lambda s: s.open(self.path, "rb"))
-            self._inode = await self._inode_of(conn)
+            self._inode = inode
         return self._handle
 
     async def _size(self, conn: HostConn) -> int:
