@@ -5,14 +5,12 @@ exporter in one of its programs. Nothing is skipped: a missing peer is installed
 
 from __future__ import annotations
 
-import asyncio
-import getpass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from sshd_peer import PeerGroup, free_port, make_keys, start_sshd, start_supervisor, ensure_installed
+from ssh_helpers import BIG_LAST, host_table, trading_host
+from sshd_peer import PeerGroup, ensure_installed, free_port, make_keys, start_sshd, start_supervisor
 
 
 @pytest.fixture(scope="session")
@@ -36,36 +34,6 @@ def sshd(peers):
     s = peers["sshds"][0]
     s.start()  # a test that took it down may have failed before bringing it back
     return s
-
-
-def host_table(sshd, name: str = "vm1", **extra: Any) -> dict[str, Any]:
-    table = {"name": name, "hostname": "127.0.0.1", "port": sshd.port, "user": getpass.getuser(),
-             "identity": str(sshd.keys.client_key), "known_hosts": str(sshd.known_hosts), "timeout": 10.0,
-             "connect_timeout": 5.0, "workdir": str(sshd.dir / "runs")}
-    table.update(extra)
-    return table
-
-
-def trading_host(peers, name: str = "trading-1", **extra: Any) -> dict[str, Any]:
-    sup = peers["supervisor"]
-    table = dict(manager="supervisor", supervisor_socket=str(sup.socket),
-                 services=list(sup.services), logs=[str(sup.dir / "logs" / "*.log")],
-                 metrics_url=f"http://127.0.0.1:{peers['metrics_port']}/metrics",
-                 health=["risk_circuit_breaker_active == 0",
-                         'market_data_websocket_connected{feed="alpaca"} == 1', "latency < 2s"],
-                 state_timeout=20.0)
-    table.update(extra)
-    return host_table(peers["sshds"][0], name, **table)
-
-
-def settings_of(*tables: dict[str, Any]):
-    from opsconsole.backends.ssh import BACKEND
-
-    return BACKEND.settings(list(tables))
-
-
-def run(coro):
-    return asyncio.get_event_loop().run_until_complete(coro)
 
 
 @pytest.fixture
@@ -98,7 +66,6 @@ def data_dir(tmp_path) -> Path:
     return d
 
 
-BIG_LAST = b"2026-11-29T23:59:59 INFO the very last line of the big log\n"
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,7 @@ async def test_the_kill_step_stops_ssh_runs_confirmed_and_sync_records_them_stop
 
 
 async def test_a_run_dir_is_never_shared(sshd, make_session, tmp_path):
-    from conftest import host_table
+    from ssh_helpers import host_table
     from opsconsole.backends.ssh.target import run_dir, start_script
 
     session = make_session(host_table(sshd, "vm1"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIG_LAST, host_table, trading_host
+from ssh_helpers import BIG_LAST, host_table, trading_host
 from opsconsole.backends.ssh import GREP, RUN_ALL, START, START_ALL, STOP, STOP_ALL, RESTART
 from opsconsole.backends.ssh.pool import HostDown, RemoteTimeout
 from opsconsole.backends.ssh.sources import (HealthSource, HostSectionsSource, HostsSource, LogFilesSource,
@@ -96,7 +96,7 @@ async def test_every_remote_command_has_a_timeout(sshd, make_session):
 
 
 async def test_known_hosts_is_enforced(sshd, make_session, tmp_path):
-    from conftest import make_keys
+    from sshd_peer import make_keys
 
     other = make_keys(tmp_path / "other")
     wrong = tmp_path / "known_hosts"
