@@ -56,6 +56,8 @@ class ActionCall:
     # a narrower class for this call (pausing is a change; the declared "pause/unpause" is a launch)
     policy_override: str | None = None
     label: str | None = None  # what the refusal and the audit call it ("unpause"); the action's id otherwise
+    # "log": a LogRef the call sets while it runs, opened in a log tab after the outcome;
+    # "terminal": True makes run(value) receive an async terminal(argv) -> exit code (app suspended)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -86,7 +86,11 @@ class ActionPath:
                 import json
 
                 call.body = f"{call.body}\n{json.dumps(value, indent=2)}"
+        if call.extra.get("terminal"):
+            value = self._run_in_terminal  # the call runs an interactive program (ssh) itself
         outcome = await runner.run(call, confirm=self._confirm_call, value=value)
+        if call.extra.get("log") is not None:  # the call's output as a log tab (run on all hosts)
+            self.open_log(call.extra["log"], title=getattr(call.extra["log"], "title", None))
         if outcome.outcome == "refused":
             self._refused(outcome.detail)
         elif outcome.outcome == "cancelled":
@@ -98,6 +102,23 @@ class ActionPath:
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
         return outcome
+
+    async def _run_in_terminal(self, argv: list[str]) -> int:
+        """Run an interactive program (ssh into a host) on the console's terminal: the app is
+        suspended meanwhile and redrawn after. Returns the program's exit code."""
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.suspend():
+                try:
+                    return subprocess.call(argv)
+                except OSError as exc:
+                    print(f"opsconsole: cannot run {argv[0]}: {exc}")
+                    return 127
+        except SuspendNotSupported:
+            raise RuntimeError("this terminal cannot be handed over (the console cannot suspend here)") from None
 
     async def _open_matching_preset(self, call) -> bool:
         """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed

@@ -269,6 +269,7 @@ class SourcePane(Vertical):
         self.poller.reset(interval=source.interval)
         self.status = self.poller.status
         self.table.focus()
+        self.refresh_bindings()  # the footer shows the actions this level offers
 
     def action_back(self) -> None:
         if self.filter_text or self.has_class("filtering"):
