@@ -228,6 +228,7 @@ class YarnContainersSource(_YarnSource):
         self.attempt = attempt
         self.title = f"{attempt.id} containers"
         self.containers: dict[str, YarnContainer] = {}
+        self._probed: list[YarnContainer] | None = None
 
     async def fetch(self) -> list[Item]:
         client = self.session.client
@@ -236,7 +237,9 @@ class YarnContainersSource(_YarnSource):
         am = self.attempt.am_container
         if am and am not in found:
             found[am] = YarnContainer(am, "", self.attempt.node_http, 0, 0, None, None, None, {})
-            found.update({c.id: c for c in await self._probe(am) if c.id not in found})
+            if self._probed is None or live:  # an ended attempt's containers never change: probed once
+                self._probed = await self._probe(am)
+            found.update({c.id: c for c in self._probed if c.id not in found})
         self.containers = dict(sorted(found.items(), key=lambda kv: kv[1].sequence))
         return [container_item(c) for c in self.containers.values()]
 
@@ -249,8 +252,10 @@ class YarnContainersSource(_YarnSource):
         for seq in range(2, PROBE_CONTAINERS + 2):
             cid = container_seq(am, seq)
             try:
-                await client.log_files(node, cid)
+                found = bool(await client.log_files(node, cid))  # an unknown container: no files
             except YarnError:
+                found = False
+            if not found:
                 misses += 1
                 if misses >= PROBE_MISSES:
                     break
