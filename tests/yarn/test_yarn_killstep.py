@@ -41,6 +41,6 @@ async def test_the_kill_step_fails_against_an_unreachable_rm(tmp_path):
     try:
         await step.action(log)
     except Exception as exc:  # noqa: BLE001 - the engine records it as the step's failure
-        assert "127.0.0.1:9" in str(exc)
+        assert "127.0.0.1:9 unreachable" in str(exc)
     else:
         raise AssertionError("the step claimed success without an RM")

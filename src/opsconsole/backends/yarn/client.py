@@ -294,12 +294,20 @@ class YarnClient:
         try:
             resp = await client.request(method, url, **kwargs)
         except Exception as exc:
-            if "httpx" in type(exc).__module__:  # connection refused, timeouts: one readable line
-                raise YarnError(0, f"{self._shown(url)}: {type(exc).__name__}: {exc or 'no answer'}") from exc
+            if "httpx" in type(exc).__module__:  # connection refused, timeouts: one short line
+                raise YarnError(0, f"{self._where(url)} unreachable ({type(exc).__name__})") from exc
             raise
         if resp.status_code >= 400:
             raise YarnError(resp.status_code, f"{method} {self._shown(url)}: {_message(resp)}")
         return resp
+
+    def _where(self, url: str) -> str:
+        """The server of `url` as the pane's stale marker names it (the RM, or an NM's host)."""
+        if self._kube is not None and self._base and url.startswith(self._base):
+            return self.settings.shown_url
+        from urllib.parse import urlsplit
+
+        return urlsplit(url).netloc or url
 
     def _shown(self, url: str) -> str:
         if self._kube is not None and self._base and url.startswith(self._base):

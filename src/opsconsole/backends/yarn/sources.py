@@ -99,14 +99,14 @@ class YarnAppsSource(_YarnSource):
     key = "yarn"
     title = "YARN applications"
     columns = (
-        Column("id", "APPLICATION", 31),
-        Column("name", "NAME", 24),
+        Column("id", "APPLICATION", 30),
+        Column("name", "NAME", 18),
         Column("user", "USER", 10, optional=True),
         Column("queue", "QUEUE", 12, optional=True),
-        Column("state", "STATE", 10),
-        Column("final", "FINAL", 9),
-        Column("progress", "PROG", 5),
-        Column("duration", "ELAPSED", 8),
+        Column("state", "STATE", 8),
+        Column("final", "FINAL", 9, optional=True),
+        Column("progress", "PROG", 4),
+        Column("duration", "ELAPSED", 7),
         Column("tracking", "TRACKING URL", None, optional=True),
     )
 
@@ -122,7 +122,10 @@ class YarnAppsSource(_YarnSource):
             client.list_apps(states=ACTIVE_STATES, limit=s.max_apps),
             client.list_apps(states=FINAL_STATES, limit=s.max_apps, finished_since=since) if s.history_hours
             else _nothing())
-        apps = [a for a in [*active, *finished] if s.matches(a)]
+        # one row per application: the two listings race an application that ends meanwhile
+        # (listed active and finished): the later state wins
+        by_id = {a.id: a for a in [*active, *finished] if s.matches(a)}
+        apps = list(by_id.values())
         apps.sort(key=lambda a: (a.active, a.started or datetime.min.replace(tzinfo=timezone.utc)), reverse=True)
         total = len(apps)
         apps = apps[:s.max_apps]
@@ -169,9 +172,9 @@ class YarnAttemptsSource(_YarnSource):
 
     key = "yarn.attempts"
     columns = (
-        Column("attempt", "ATTEMPT", 32),
+        Column("attempt", "ATTEMPT", 36),
         Column("state", "STATE", 10),
-        Column("container", "AM CONTAINER (driver)", 40),
+        Column("container", "AM CONTAINER (driver)", 42),
         Column("node", "NODE", 22, optional=True),
         Column("started", "STARTED (UTC)", 19, optional=True),
         Column("duration", "DURATION", 8),
@@ -182,7 +185,7 @@ class YarnAttemptsSource(_YarnSource):
     def __init__(self, session: "YarnSession", app_id: str, name: str = "") -> None:
         super().__init__(session)
         self.app_id = app_id
-        self.title = f"{app_id} {name}".strip() + " attempts"
+        self.title = f"{name or app_id} attempts"
         self.attempts: dict[str, YarnAttempt] = {}
 
     async def fetch(self) -> list[Item]:
@@ -210,7 +213,7 @@ class YarnContainersSource(_YarnSource):
 
     key = "yarn.containers"
     columns = (
-        Column("container", "CONTAINER", 40),
+        Column("container", "CONTAINER", 42),
         Column("role", "ROLE", 7),
         Column("state", "STATE", 9),
         Column("node", "NODE", 22, optional=True),
@@ -226,7 +229,7 @@ class YarnContainersSource(_YarnSource):
         super().__init__(session)
         self.app_id = app_id
         self.attempt = attempt
-        self.title = f"{attempt.id} containers"
+        self.title = f"attempt {attempt.number} containers"
         self.containers: dict[str, YarnContainer] = {}
         self._probed: list[YarnContainer] | None = None
 
@@ -303,7 +306,7 @@ class YarnLogFilesSource(_YarnSource):
         super().__init__(session)
         self.app_id = app_id
         self.container = container
-        self.title = f"{container.id} logs"
+        self.title = f"container {container.sequence} logs"
 
     async def fetch(self) -> list[Item]:
         c = self.container
