@@ -135,3 +135,21 @@ def test_kubeconfig_problems_are_named(tmp_path):
         KubeProxy.load(YarnSettings(via="kubernetes", namespace="n", service="s", kubeconfig=path, context="prod"))
     with pytest.raises(KubeconfigError, match="no kubeconfig"):
         KubeProxy.load(YarnSettings(via="kubernetes", namespace="n", service="s", kubeconfig=str(tmp_path / "nope")))
+
+
+async def test_an_application_ending_between_the_two_listings_is_one_row(tmp_path, monkeypatch):
+    """The pane lists active and finished applications concurrently: one that ends meanwhile
+    is in both answers (a duplicate row key crashed the table), and its final state wins."""
+    from conftest import open_session
+
+    session = open_session({"url": "http://127.0.0.1:9"}, tmp_path)
+    raw = {"id": "application_1_0001", "name": "n", "user": "u", "queue": "root.default", "startedTime": 1000}
+
+    async def list_apps(*, states=(), limit=None, finished_since=None):
+        final = "FINISHED" in states
+        return [YarnApp.from_json({**raw, "state": "KILLED" if final else "RUNNING",
+                                   "finalStatus": "KILLED" if final else "UNDEFINED"})]
+
+    monkeypatch.setattr(session.client, "list_apps", list_apps)
+    (item,) = await session.sources()[0].fetch()
+    assert item.state is State.STOPPED and item.cells["state"] == "killed"
