@@ -218,7 +218,7 @@ class YarnPeer:
         for name in ("nm", "rm"):  # the NM first: its shutdown stops the containers
             proc = self.procs.pop(name, None)
             if proc is not None:
-                _stop_group(proc, grace=15.0)
+                _stop_group(proc, grace=5.0)  # leftover containers: found by their cwd below
         self._kill_leftover_containers()
         if self in _LIVE:
             _LIVE.remove(self)
