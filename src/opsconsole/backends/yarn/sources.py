@@ -310,6 +310,7 @@ class YarnLogFilesSource(_YarnSource):
 
     async def fetch(self) -> list[Item]:
         c = self.container
+        self.warning = None
         try:
             files = await self.session.client.log_files(c.node_http, c.id)
         except YarnError as exc:
