@@ -4,6 +4,7 @@ at the end, at exit and on signals. It FAILS the tests when it cannot start, nev
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ def yarn(tmp_path_factory) -> yarn_peer.YarnPeer:
     print(f"\nYARN ready in {peer.started_in:.1f}s (RM {peer.rm_url})", file=sys.stderr)
     yield peer
     peer.stop()
+    shutil.rmtree(peer.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
