@@ -31,6 +31,7 @@ _BUILTIN: dict[str, str] = {
     "airflow": "opsconsole.backends.airflow",
     "hosts": "opsconsole.backends.ssh",
     "health": "opsconsole.backends.health",
+    "yarn": "opsconsole.backends.yarn",
 }
 # URL schemes served by a backend's open_url (`opsconsole tail s3://…`): scheme → backend name.
 SCHEMES: dict[str, str] = {"ssh": "hosts"}
@@ -38,7 +39,7 @@ _ALWAYS = {"local"}  # built-ins enabled without a table (known without importin
 # Tables of backends announced by the product but not built yet: refused, never ignored.
 NOT_YET: dict[str, str] = {
     name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
-    for name in ("ecs", "kubernetes", "yarn", "exchanges")
+    for name in ("ecs", "kubernetes", "exchanges")
 }
 
 _modules: dict[str, str] = dict(_BUILTIN)
