@@ -13,9 +13,9 @@ from aws_peer import REGION, Aws, ecs_config
 LOG_GROUP = "/ecs/trading"
 
 
-def register(aws: Aws, family: str, container: str = "main", prefix: str = "ecs") -> str:
+def register(aws: Aws, family: str, container: str = "main", prefix: str = "ecs", **kw) -> str:
     ecs = aws.client("ecs")
-    answer = ecs.register_task_definition(family=family, containerDefinitions=[{
+    answer = ecs.register_task_definition(family=family, **kw, containerDefinitions=[{
         "name": container, "image": "cmamp:prod", "memory": 512, "cpu": 256, "essential": True,
         "logConfiguration": {"logDriver": "awslogs", "options": {
             "awslogs-group": LOG_GROUP, "awslogs-stream-prefix": prefix, "awslogs-region": REGION}}}])

@@ -137,7 +137,7 @@ class _Raw:
 
 
 async def test_throttling_is_retried_and_never_shown_as_an_outage(aws, tmp_path):
-    ctx = _setup(aws, tmp_path)
+    ctx = _setup(aws, tmp_path, extra="timeout = 3")
     ecs = aws.client("ecs")
     try:
         arns = run(aws, "system", 2)

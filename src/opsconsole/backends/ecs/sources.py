@@ -53,7 +53,7 @@ class _Throttled:
 
 
 class EcsTasksSource(_Throttled, PaneSource):
-    key = "ecs.tasks"
+    key = "ecs"
     scope = "ecs"
     capabilities = frozenset({DRILL, DESCRIBE, LOG})
     actions = (STOP, RERUN)
@@ -153,7 +153,7 @@ def rerun_call(session: "EcsSession", task: EcsTask) -> ActionCall:
 class EcsContainersSource(PaneSource):
     """The containers of one task (from the last refresh; `d` describes the task afresh)."""
 
-    key = "ecs.containers"
+    key = "ecs-containers"
     scope = "ecs"
     capabilities = frozenset({DESCRIBE, LOG})
     actions = ()
@@ -201,7 +201,7 @@ class EcsContainersSource(PaneSource):
 
 
 class EcsServicesSource(_Throttled, PaneSource):
-    key = "ecs.services"
+    key = "ecs-services"
     scope = "ecs"
     capabilities = frozenset({DESCRIBE})
     actions = ()
