@@ -3,6 +3,7 @@ the awslogs driver, tasks started by someone else, by opsconsole, of other famil
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from opsconsole.config.settings import parse_config
@@ -41,8 +42,11 @@ def context(aws: Aws, tmp_path: Path, **kw) -> Context:
     return Context.create(config, None, data_dir=tmp_path / "data")
 
 
-def put_events(aws: Aws, group: str, stream: str, lines: list[str], start_ms: int = 1_700_000_000_000) -> None:
-    """Write `lines` as events (batches of 10,000 events / < 1 MB, as the API demands)."""
+def put_events(aws: Aws, group: str, stream: str, lines: list[str], start_ms: int | None = None) -> None:
+    """Write `lines` as events, one ms apart and ending now (CloudWatch refuses events older
+    than 14 days), in batches of 10,000 events / < 1 MB, as the API demands."""
+    if start_ms is None:
+        start_ms = int(time.time() * 1000) - len(lines)
     logs = aws.client("logs")
     try:
         logs.create_log_group(logGroupName=group)
