@@ -193,3 +193,35 @@ def test_tail_cloudwatch_url(moto_server, big_stream, tmp_path):
     newest = Aws(moto_server).client("logs").get_log_events(logGroupName=group, logStreamName=name,
                                                              startFromHead=False, limit=1)["events"][0]["message"]
     assert ref.job.path.read_text().splitlines()[-1] == newest
+
+
+async def test_opsconsole_tail_shows_an_s3_objects_last_line_and_a_cloudwatch_streams(moto_server, s3_object,
+                                                                                    big_stream, tmp_path):
+    """`opsconsole tail s3://… cloudwatch://…`: the viewer alone, one tab per URL."""
+    from opsconsole.ui.tail_app import TailApp
+    from opsconsole.ui.widgets.log_view import LogView
+
+    bucket, key, size, last = s3_object
+    group, name = big_stream
+    profile = parse_config(ecs_config(moto_server), str(tmp_path / "c.toml")).profile(None)
+    urls = [f"s3://{bucket}/{key}", f"cloudwatch://{group}//{name}"]
+    refs = {u: open_url(u, profile) for u in urls}
+    app = TailApp(urls, refs)
+
+    def text(view: LogView) -> str:
+        return "\n".join(view.render_line(y).text for y in range(view.scrollable_content_region.height))
+
+    async with app.run_test(size=(160, 30)) as pilot:
+        for _ in range(600):
+            if len(app.query(LogView)) == 2 and last.decode().strip() in text(app.query(LogView).first()):
+                break
+            await pilot.pause(0.05)
+        views = sorted(app.query(LogView), key=lambda v: v.id)
+        assert last.decode().strip() in text(views[0])
+        assert refs[urls[0]].reader.bytes_transferred < MB
+        app.query_one("TabbedContent").active = "tab-1"
+        for _ in range(600):
+            if "event " in text(views[1]):
+                break
+            await pilot.pause(0.05)
+        assert "event " in text(views[1])
