@@ -8,14 +8,16 @@ them, and backends may not import each other. boto3 is never imported at module 
 first client made (in a worker thread) imports it, so importing this module costs nothing and
 a profile without AWS never loads boto3.
 
-* **S3**: ``size()`` is one HEAD, ``read_range`` one ``GET`` with ``Range: bytes=a-b``. Opened at
-  its tail a 900 MB object costs a HEAD and the last block or two (< 1 MB). When a reader asks
+* **S3**: the first ``size()`` is one ``GET`` of the object's last 512 KB (``Range: bytes=-N``:
+  its Content-Range carries the size), which also serves the viewer's tail window; later
+  ``size()`` calls are HEADs and ``read_range`` one ``GET`` with ``Range: bytes=a-b``. Opened at
+  its tail a 900 MB object costs that one request (512 KB). When a reader asks
   for the object's start on a large object (the line index is being built: a search or a jump
   needs the whole object), the object is streamed **once** into a local spool file (one GET,
   in a thread) and every later range is read from that file: indexing, then each search, read
   the local copy instead of transferring the object again. The spool is named from the
   bucket, key and ETag, and kept: the next open of the same object version reads nothing but
-  the HEAD.
+  that first tail request.
 * **CloudWatch**: the first read asks for the stream's tail (``startFromHead=False``, bounded),
   then follows with ``nextForwardToken`` (pages bounded per read; the end is the token coming
   back unchanged). An optional ``finished()`` says the writer has stopped (an ECS task that
@@ -38,6 +40,7 @@ from urllib.parse import unquote
 
 from .ref import StreamChunk
 
+TAIL_PREFETCH = 512 * 1024  # the first GET: the object's end (the viewer's tail window and its blocks)
 SPOOL_WHOLE_ABOVE = 4 << 20  # objects larger than this are streamed once when read from their start
 STREAM_CHUNK = 1 << 20  # bytes per read() of a whole-object GET
 TAIL_EVENTS = 2000  # CloudWatch events fetched for the first screen
@@ -141,7 +144,7 @@ def parse_cloudwatch_url(url: str) -> tuple[str, str]:
 
 
 class S3RangeReader:
-    """An S3 object as a `RangeReader` (see the module doc): HEAD for the size, ranged GETs, and
+    """An S3 object as a `RangeReader` (see the module doc): the tail and size in one GET, ranged GETs, and
     a one-time whole-object stream into `spool_dir` when the object is read from its start.
     Thread-safe. `bytes_transferred` counts every body byte received from S3."""
 
@@ -156,6 +159,7 @@ class S3RangeReader:
         self.bytes_transferred = 0
         self.requests = 0
         self._size: int | None = None
+        self._tail: tuple[int, bytes] | None = None  # (offset, bytes) of the object's end, from the first GET
         self._etag = ""
         self._lock = threading.Condition()
         self._spooled = 0  # bytes of the object in the local spool file
@@ -169,6 +173,15 @@ class S3RangeReader:
         return client("s3", self.aws)
 
     def size(self) -> int:
+        """The object's size. The first call is one GET of the object's last `TAIL_PREFETCH`
+        bytes (`Range: bytes=-N`, whose Content-Range carries the size): the viewer's tail
+        window is then served without another request. Later calls are HEADs."""
+        if self._size is None and self._tail is None:
+            try:
+                return self._first_size()
+            except Exception as exc:  # an empty object has no range: ask HEAD
+                if error_code(exc) != "InvalidRange":
+                    raise
         try:
             head = call_with_backoff(lambda: self._client().head_object(Bucket=self.bucket, Key=self.key),
                                      budget=self.aws.timeout)
@@ -183,6 +196,26 @@ class S3RangeReader:
             self._adopt_cached_spool()
             return self._size
 
+    def _first_size(self) -> int:
+        try:
+            response = call_with_backoff(lambda: self._client().get_object(
+                Bucket=self.bucket, Key=self.key, Range=f"bytes=-{TAIL_PREFETCH}"), budget=self.aws.timeout)
+        except Exception as exc:
+            if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(f"{self.name}: no such object") from None
+            raise
+        data = bytes(response["Body"].read())
+        total = str(response.get("ContentRange") or "").rpartition("/")[2]
+        size = int(total) if total.isdigit() else len(data)
+        with self._lock:
+            self.requests += 1
+            self.bytes_transferred += len(data)
+            self._size = size
+            self._tail = (size - len(data), data)
+            self._etag = str(response.get("ETag", "")).strip('"')
+            self._adopt_cached_spool()
+            return size
+
     # -- ranges -----------------------------------------------------------------------
 
     def read_range(self, offset: int, n: int) -> bytes:
@@ -196,6 +229,9 @@ class S3RangeReader:
             return b""
         if offset == 0 and size > self.spool_whole_above:
             self._start_spool()  # the whole object is wanted (index, search): stream it once
+        tail = self._tail
+        if tail is not None and tail[0] <= offset and end <= tail[0] + len(tail[1]):
+            return tail[1][offset - tail[0]:end - tail[0]]
         local = self._read_spooled(offset, end)
         if local is not None:
             return local
