@@ -226,3 +226,19 @@ async def test_opsconsole_tail_shows_an_s3_objects_last_line_and_a_cloudwatch_st
                 break
             await pilot.pause(0.05)
         assert "event " in text(views[1])
+
+
+def test_whole_object_spools_are_trimmed_least_recently_used_first(tmp_path):
+    import os
+
+    from opsconsole.logs.aws import _trim_spools
+
+    for n, age in (("a", 300), ("b", 200), ("c", 100)):
+        path = tmp_path / f"s3-{n}.obj"
+        path.write_bytes(b"x" * 1000)
+        path.with_suffix(".complete").touch()
+        os.utime(path, (time.time() - age, time.time() - age))
+    _trim_spools(tmp_path, keep=500, budget=3000)  # 3000 + 500 > 3000: the oldest goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s3-b.complete", "s3-b.obj", "s3-c.complete", "s3-c.obj"]
+    _trim_spools(tmp_path, keep=1500, budget=2000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -42,6 +42,7 @@ from .ref import StreamChunk
 
 TAIL_PREFETCH = 512 * 1024  # the first GET: the object's end (the viewer's tail window and its blocks)
 SPOOL_WHOLE_ABOVE = 4 << 20  # objects larger than this are streamed once when read from their start
+SPOOL_BUDGET = 8 << 30  # whole-object spools kept, least recently used deleted first
 STREAM_CHUNK = 1 << 20  # bytes per read() of a whole-object GET
 TAIL_EVENTS = 2000  # CloudWatch events fetched for the first screen
 PAGE_EVENTS = 10000  # events per forward page (the API's maximum)
@@ -294,6 +295,7 @@ class S3RangeReader:
                 return
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                _trim_spools(path.parent, keep=self._size or 0)
                 part = path.with_suffix(".part")
                 writer = open(part, "wb", buffering=0)
                 self._spool_fd = os.open(part, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -353,6 +355,21 @@ class S3RangeReader:
             thread.join(timeout=2)
         if fd is not None:
             os.close(fd)
+
+
+def _trim_spools(folder: Path, keep: int, budget: int = SPOOL_BUDGET) -> None:
+    """Delete the least recently used whole-object spools until `keep` more bytes fit in `budget`."""
+    try:
+        spools = sorted((p.stat().st_atime, p.stat().st_size, p) for p in folder.glob("s3-*.obj"))
+    except OSError:
+        return
+    total = sum(size for _, size, _ in spools)
+    for _, size, path in spools:
+        if total + keep <= budget:
+            break
+        path.unlink(missing_ok=True)
+        path.with_suffix(".complete").unlink(missing_ok=True)
+        total -= size
 
 
 def render_event(event: dict[str, Any]) -> str:
