@@ -99,16 +99,24 @@ async def test_many_tasks_are_described_in_batches_and_capped(aws, tmp_path):
         ctx.close()
 
 
-async def test_services_pane(aws, tmp_path):
+async def test_services_appear_as_a_row_when_the_cluster_has_any(aws, tmp_path):
     ctx = _setup(aws, tmp_path)
     try:
-        services = _session(ctx).sources()[1]
-        assert await services.fetch() == [] and services.warning == "none in this cluster"
+        (arn,) = run(aws, "system")
+        (source,) = _session(ctx).sources()
+        assert [i.key for i in await source.fetch()] == [arn]  # no services: no row
         aws.client("ecs").create_service(cluster="trading", serviceName="broker-gateway",
                                          taskDefinition="system", desiredCount=2)
+        source._services_at = None  # counted at most once a minute: ask again now
+        row, task = await source.fetch()
+        assert task.key == arn and row.cells["task"] == "services ›" and row.cells["family"] == "1 service"
+        with pytest.raises(Exception, match="select a task first"):
+            await source.prepare("ecs.stop", row)
+        services = source.drill(row)
         (item,) = await services.fetch()
         assert item.cells["name"] == "broker-gateway" and item.cells["counts"].split("/")[1] == "2"
         assert (await services.describe(item))["serviceName"] == "broker-gateway"
+        assert [s["serviceName"] for s in (await source.describe(row))["services"]] == ["broker-gateway"]
     finally:
         ctx.close()
 
@@ -137,8 +145,10 @@ class _Raw:
 
 
 async def test_throttling_is_retried_and_never_shown_as_an_outage(aws, tmp_path):
-    ctx = _setup(aws, tmp_path, extra="timeout = 3")
-    ecs = aws.client("ecs")
+    ctx = _setup(aws, tmp_path, extra="timeout = 8")
+    from opsconsole.logs.aws import client
+
+    ecs = client("ecs", _session(ctx).settings.aws)  # the session's own boto3 client
     try:
         arns = run(aws, "system", 2)
         source = _session(ctx).sources()[0]

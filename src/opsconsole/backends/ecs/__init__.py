@@ -95,12 +95,9 @@ class EcsSession(BackendSession):
         return self._spool
 
     def sources(self) -> list["PaneSource"]:
-        from opsconsole.backends.ecs.sources import EcsServicesSource, EcsTasksSource
+        from opsconsole.backends.ecs.sources import EcsTasksSource
 
-        out: list[PaneSource] = [EcsTasksSource(self)]
-        if self.settings.services:
-            out.append(EcsServicesSource(self))
-        return out
+        return [EcsTasksSource(self)]  # the cluster's services: a row of it, when there are any
 
     def targets(self) -> list["LaunchTarget"]:
         from opsconsole.backends.ecs.target import EcsTarget

@@ -159,7 +159,7 @@ class EcsClient:
 
     # -- services ---------------------------------------------------------------------
 
-    async def services(self, limit: int = 500) -> list[dict[str, Any]]:
+    async def service_arns(self, limit: int = 500) -> list[str]:
         arns: list[str] = []
         token: str | None = None
         while len(arns) < limit:
@@ -171,7 +171,10 @@ class EcsClient:
             token = page.get("nextToken")
             if not token:
                 break
-        arns = arns[:limit]
+        return arns[:limit]
+
+    async def services(self, limit: int = 500) -> list[dict[str, Any]]:
+        arns = await self.service_arns(limit)
         batches = [arns[i:i + SERVICES_BATCH] for i in range(0, len(arns), SERVICES_BATCH)]
         pages = await asyncio.gather(*(self.call("describe_services", cluster=self.settings.cluster, services=b)
                                        for b in batches))

@@ -1,5 +1,5 @@
-"""The ECS panes: the cluster's tasks (running, then recently stopped) → a task's containers,
-and the cluster's services. `d` describes, `l` opens a task's (or a container's) CloudWatch log,
+"""The ECS pane: the cluster's tasks (running, then recently stopped) → a task's containers;
+when the cluster has services, a first row "services ›" → the services. `d` describes, `l` opens a task's (or a container's) CloudWatch log,
 `x` stops a task (the reason is recorded on it), `R` runs it again (a new ledger run)."""
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ from opsconsole.logs.aws import is_throttling
 if TYPE_CHECKING:
     from opsconsole.backends.ecs import EcsSession
     from opsconsole.logs.ref import LogRef
+
+
+SERVICES_ROW = "ecs:services"  # the tasks pane's first row when the cluster has services (enter: the services)
+SERVICES_EVERY = 60.0  # seconds between two counts of the cluster's services
 
 
 def stop_reason(session: "EcsSession", why: str = "stopped from the Status pane") -> str:
@@ -78,18 +82,39 @@ class EcsTasksSource(_Throttled, PaneSource):
         self.title = f"ECS {session.settings.cluster}"
         self.interval = session.settings.poll_interval
         self.objects: dict[str, EcsTask] = {}
+        self._services_count = 0
+        self._services_at: float | None = None
 
     async def fetch(self) -> list[Item]:
         try:
             listing = await self.session.client.tasks()
+            services = await self._services()
         except Exception as exc:  # noqa: BLE001 - throttling keeps the last listing, the rest raises
             return self._kept(exc)
         self.objects = {t.arn: t for t in listing.tasks}
         warning = f"showing the first {self.session.settings.task_limit} tasks" if listing.truncated else None
-        return self._fresh([task_item(t) for t in listing.tasks], warning)
+        rows = [task_item(t) for t in listing.tasks]
+        if services:
+            rows.insert(0, Item(key=SERVICES_ROW, state=State.RUNNING, cells={
+                "task": "services ›", "family": f"{services} service{'s' if services > 1 else ''}", "state": "active"},
+                detail={"services": services, "cluster": self.session.settings.cluster}))
+        return self._fresh(rows, warning)
+
+    async def _services(self) -> int:
+        """How many services the cluster has (asked at most every SERVICES_EVERY s)."""
+        if not self.session.settings.services:
+            return 0
+        now = time.monotonic()
+        if self._services_at is None or now - self._services_at >= SERVICES_EVERY:
+            self._services_at = now
+            try:
+                self._services_count = len(await self.session.client.service_arns())
+            except Exception:  # noqa: BLE001 - no ecs:ListServices permission must not hide the tasks
+                pass
+        return self._services_count
 
     def task(self, item: Item | None) -> EcsTask:
-        if item is None:
+        if item is None or item.key == SERVICES_ROW:
             raise ActionUnavailable("select a task first")
         task = self.objects.get(item.key)
         if task is None:
@@ -97,10 +122,14 @@ class EcsTasksSource(_Throttled, PaneSource):
         return task
 
     def drill(self, item: Item) -> PaneSource | None:
+        if item.key == SERVICES_ROW:
+            return EcsServicesSource(self.session)
         task = self.objects.get(item.key)
         return EcsContainersSource(self.session, task) if task is not None else None
 
     async def describe(self, item: Item) -> dict[str, Any]:
+        if item.key == SERVICES_ROW:
+            return {"services": await self.session.client.services()}
         task = self.task(item)
         (fresh,) = await self.session.client.describe([task.arn]) or [task]
         return fresh.raw
@@ -201,6 +230,8 @@ class EcsContainersSource(PaneSource):
 
 
 class EcsServicesSource(_Throttled, PaneSource):
+    """The cluster's services (a drill-down of the tasks pane's "services ›" row)."""
+
     key = "ecs-services"
     scope = "ecs"
     capabilities = frozenset({DESCRIBE})
@@ -218,7 +249,7 @@ class EcsServicesSource(_Throttled, PaneSource):
     def __init__(self, session: "EcsSession") -> None:
         _Throttled.__init__(self)
         self.session = session
-        self.title = f"ECS services {session.settings.cluster}"
+        self.title = "services"
 
     async def fetch(self) -> list[Item]:
         try:
