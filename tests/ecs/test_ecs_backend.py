@@ -297,3 +297,20 @@ async def test_kill_step_reports_tasks_not_seen_stopped_within_the_deadline(aws,
         assert log.counts() == {"not confirmed": 1} and log.verdict() == "unknown"
     finally:
         ctx.close()
+
+
+def test_task_states_and_exit_codes_as_ecs_reports_them():
+    def task(status, codes, **kw):
+        return EcsTask({"taskArn": "arn:aws:ecs:r:1:task/c/abc", "taskDefinitionArn": "arn:aws:ecs:r:1:task-definition/f:7",
+                        "lastStatus": status, "containers": [{"name": f"c{i}", "exitCode": c} for i, c in enumerate(codes)],
+                        **kw})
+
+    assert task("PROVISIONING", [None]).state is State.QUEUED
+    assert task("DEACTIVATING", [None]).state is State.RUNNING and task("RUNNING", [0]).exit_code is None
+    oom = task("STOPPED", [0, 137], stoppedReason="OutOfMemoryError: Container killed due to memory usage")
+    assert oom.state is State.FAILED and oom.exit_code == 137 and oom.cells()["exit"] == "0,137"
+    assert task("STOPPED", [0, 0]).state is State.SUCCESS
+    never = task("STOPPED", [None], stopCode="TaskFailedToStart", stoppedReason="CannotPullContainerError")
+    assert never.state is State.FAILED and never.exit_code is None and never.cells()["exit"] == "-"
+    assert task("STOPPED", [143], stopCode="UserInitiated").state is State.STOPPED
+    assert (task("RUNNING", []).family, task("RUNNING", []).revision) == ("f", "7")
