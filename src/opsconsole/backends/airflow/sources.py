@@ -263,6 +263,13 @@ class AirflowTasksSource(_AirflowSource):
         preparing, then the lines as they arrive)."""
         from opsconsole.logs.ref import StreamLog
 
+        ti = self.task_instance(item)
+        if self.session.settings.remote_logs is not None and not (ti.latest and ti.state.active) and ti.try_number > 0:
+            from opsconsole.backends.airflow.remote_logs import open_remote_log
+
+            remote = await open_remote_log(self.session, ti, ti.try_number)  # None: not there, use the API
+            if remote is not None:
+                return remote
         job = await self.start_log(item)
         return StreamLog(job, f"{self.dag} {self.run_id} {self.task_instance(item).label}")
 
