@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 import tomlkit
 
-from opsconsole.config.schema import AnyValue, List, MapOf, Spec, Str, Table
+from opsconsole.config.schema import AnyValue, Bool, List, MapOf, Spec, Str, Table
 from opsconsole.config.settings import backend_tables
 from opsconsole.config.toml_lines import CheckedToml, FileProblems
 from opsconsole.domain.kinds import RunKind
@@ -31,6 +31,7 @@ from opsconsole.domain.problems import Problem
 _PRESET_KEYS: dict[str, Spec] = {
     "kind": Str(), "target": Str(), "description": Str(nonempty=False),
     "values": MapOf(AnyValue()), "sweep": MapOf(List(AnyValue())),
+    "snapshot_balances": Bool(),  # snapshot the profile's exchange accounts before the launch (pre) and after
 }
 
 
@@ -59,6 +60,7 @@ class Preset:
     sweep: dict[str, list[Any]] = field(default_factory=dict)
     # the launch targets' own tables, by backend name: {"<backend>": {...}}
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    snapshot_balances: bool = False
 
     def table(self, name: str) -> dict[str, Any]:
         """A target's table of this preset ({} when it has none)."""
@@ -104,6 +106,7 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     doc.raise_if_any()
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
+                  snapshot_balances=raw.get("snapshot_balances", False),
                   tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)})
 
 

@@ -44,7 +44,7 @@ SCHEMA = ArrayOf(ACCOUNT, unique="name")
 CANCEL = Action("exchanges.cancel", "Cancel order", "x", policy.CHANGE, "cancel the selected open order")
 CANCEL_SYMBOL = Action("exchanges.cancel_symbol", "Cancel symbol", "X", policy.CHANGE,
                        "cancel every open order of the selected order's symbol on its account")
-SNAPSHOT = Action("exchanges.snapshot", "Snapshot", "b", policy.CHANGE,
+SNAPSHOT = Action("exchanges.snapshot", "Snapshot", "B", policy.CHANGE,
                   "take a balance snapshot of the selected account now (into the ledger)")
 ACTIONS = (CANCEL, CANCEL_SYMBOL, SNAPSHOT)
 
