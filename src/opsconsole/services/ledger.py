@@ -614,7 +614,8 @@ class Ledger:
     def list_snapshots(self, account: str | None = None, run_id: int | None = None,
                        limit: int = 5000) -> list[BalanceSnapshot]:
         """Snapshots oldest first (of one account, or one run)."""
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[Any] = []
         if account is not None:
             where.append("account = ?")
             params.append(account)

@@ -107,7 +107,7 @@ class ExchangesSession(BackendSession):
         answers = await asyncio.gather(*(c.balance() for c in clients), return_exceptions=True)
         snaps = [a for a in answers if not isinstance(a, BaseException)]
         problems = [f"{c.name}: {describe_error(a)}" for c, a in zip(clients, answers) if isinstance(a, BaseException)]
-        return snaps, problems  # type: ignore[return-value]
+        return snaps, problems
 
     async def reconciliation(self) -> list[tuple[str, str]]:
         from opsconsole.backends.exchanges.kill import reconciliation

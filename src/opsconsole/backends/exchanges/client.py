@@ -200,11 +200,12 @@ class AccountClient:
         ex = self.exchange
         cap = self.settings.max_orders
         rows: list[dict[str, Any]] = []
-        if symbols:
-            for sym in symbols:
-                rows += await self.call(lambda sym=sym: ex.fetch_open_orders(sym, None, cap), deadline)
-        else:
-            rows = await self.call(lambda: ex.fetch_open_orders(None, None, cap), deadline)
+
+        def listing(symbol: str | None) -> Callable[[], Awaitable[list[dict[str, Any]]]]:
+            return lambda: ex.fetch_open_orders(symbol, None, cap)
+
+        for sym in symbols or (None,):
+            rows += await self.call(listing(sym), deadline)
         return [_order(self.name, o) for o in rows[:cap]]
 
     async def order_status(self, order_id: str, symbol: str, deadline: float | None = None) -> OpenOrder | None:
@@ -247,7 +248,11 @@ class AccountClient:
 
     async def market_sell(self, symbol: str, amount: float, deadline: float | None = None) -> dict[str, Any]:
         ex = self.exchange
-        return await self.call(lambda: ex.create_order(symbol, "market", "sell", amount), deadline)
+
+        async def sell() -> dict[str, Any]:
+            return await ex.create_order(symbol, "market", "sell", amount)
+
+        return await self.call(sell, deadline)
 
 
 def _fate(order: OpenOrder) -> str:
