@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             return _release(context, args)
         if args.command == "launch":
-            return asyncio.run(_launch(context, args))
+            return asyncio.run(_launch_and_close(context, args))
         if args.command == "report":
             return asyncio.run(_report(context, args))
         from opsconsole.app import OpsConsole
@@ -215,6 +215,20 @@ def _release(context, args) -> int:
         return 2
     print(outcome.detail)
     return 0
+
+
+async def _launch_and_close(context, args) -> int:
+    """A launch, then the post-run balance snapshots of the runs that ended (presets with
+    snapshot_balances), and the backends' clients closed on this event loop."""
+    try:
+        code = await _launch(context, args)
+        if not args.dry_run and not args.no_wait:
+            from opsconsole.services.balances import snapshot_ended_runs
+
+            await snapshot_ended_runs(context)
+        return code
+    finally:
+        await context.aclose()
 
 
 async def _print_reconciliation(context) -> None:

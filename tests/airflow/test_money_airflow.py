@@ -79,7 +79,7 @@ async def test_balances_and_report_from_the_seed_shaped_dag(context, tmp_path):
 
     report = await build_report(context, run.id)
     assert report.start == datetime(2023, 10, 5, 11, 40, 0, 78250, tzinfo=timezone.utc)
-    assert report.start_source == "first `done waiting` (C5b.system_run)"
+    assert report.start_source == 'first "done waiting" line (C5b.system_run)'
     assert report.end == run.ended_at
     assert report.notebooks == [f"https://notebooks.example.invalid/C5b/{n}.20231005.html" for n in CONF["notebooks"]]
     assert (report.warnings, report.errors) == (3, 2)

@@ -416,3 +416,20 @@ def default_fake() -> BinanceFake:
                min_notional=D("5")),
         Symbol("XRP", "USDT", D("0.5000"), tick=D("0.0001"), step=D("1"), min_qty=D("1"), min_notional=D("5")),
     ])
+
+
+def main() -> None:  # python tests/exchanges/binance_fake.py → a fake with two accounts, ctrl+c stops it
+    import signal
+
+    fake = default_fake().start()
+    a = fake.account("demo-key-1", "demo-secret-1", USDT="6090.5617341", BTC="0.0123456", ETH="0.5", XRP="7.9")
+    b = fake.account("demo-key-2", "demo-secret-2", USDT="1000")
+    fake.limit(a, "BTCUSDT", "SELL", "0.002", "70000")
+    fake.limit(a, "ETHUSDT", "BUY", "0.01", "2500")
+    fake.limit(b, "XRPUSDT", "BUY", "100", "0.45")
+    print(f"Binance fake at {fake.url} (keys demo-key-1/demo-secret-1, demo-key-2/demo-secret-2)", flush=True)
+    signal.pause()
+
+
+if __name__ == "__main__":
+    main()

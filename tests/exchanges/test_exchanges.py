@@ -23,14 +23,14 @@ async def test_balances_pane_values_every_asset_in_the_quote_currency(fake, make
     a = fake.account("key-a", "secret-a", USDT="1000", BTC="0.01", ETH="0.5", DOGE="3")
     fake.limit(a, "BTCUSDT", "SELL", "0.002", "70000")  # locks 0.002 BTC
     ctx = make_context(fake, {"a1": ("key-a", "secret-a")})
-    items = await _source(ctx, "exchanges.balances").fetch()
+    items = await _source(ctx, "exchanges_balances").fetch()
     rows = {i.key: i for i in items}
     total = rows["a1/Σ"]
     assert total.detail["quote_total"] == pytest.approx(1000 + 0.01 * 60000 + 0.5 * 3000)
     assert total.detail["unpriced"] == ["DOGE"] and "unpriced: DOGE" in total.cells["note"]
     btc = rows["a1/BTC"].detail
     assert (btc["free"], btc["used"], btc["total"]) == pytest.approx((0.008, 0.002, 0.01))
-    orders = await _source(ctx, "exchanges.orders").fetch()
+    orders = await _source(ctx, "exchanges_orders").fetch()
     (order,) = orders
     assert order.cells["symbol"] == "BTC/USDT" and order.cells["side"] == "sell"
     assert order.cells["price"] == "70,000.00" and order.cells["amount"] == "0.002" and order.created_at
@@ -42,7 +42,7 @@ async def test_balances_pane_values_every_asset_in_the_quote_currency(fake, make
 async def test_bad_secret_and_unknown_key_are_auth_errors_shown_as_stale_rows(fake, make_context):
     fake.account("key-a", "secret-a", USDT="10")
     ctx = make_context(fake, {"a1": ("key-a", "not-the-secret"), "a2": ("no-such-key", "x")})
-    items = await _source(ctx, "exchanges.balances").fetch()
+    items = await _source(ctx, "exchanges_balances").fetch()
     notes = {i.key: i.cells["note"] for i in items}
     assert "AuthenticationError" in notes["a1/error"] and "Signature for this request is not valid" in notes["a1/error"]
     assert "AuthenticationError" in notes["a2/error"] and "Invalid API-key" in notes["a2/error"]
@@ -65,7 +65,7 @@ async def test_a_request_outside_the_recv_window_is_refused(fake, make_context):
 async def test_rate_limit_answers_make_rows_stale_and_are_retried_by_the_kill_step(fake, make_context):
     a = fake.account("key-a", "secret-a", USDT="1000", BTC="0.01")
     ctx = make_context(fake, {"a1": ("key-a", "secret-a")})
-    pane = _source(ctx, "exchanges.balances")
+    pane = _source(ctx, "exchanges_balances")
     assert any(i.key == "a1/Σ" for i in await pane.fetch())
     fake.fail_next(429, 1)
     stale = await pane.fetch()
@@ -90,7 +90,7 @@ async def test_cancel_racing_a_fill_reports_the_fill(fake, make_context):
     order = fake.limit(a, "BTCUSDT", "SELL", "0.005", "61000")
     fake.before_cancel = lambda acct, o: fake.fill(acct, o.id)  # the fill lands first
     ctx = make_context(fake, {"a1": ("key-a", "secret-a")})
-    pane = _source(ctx, "exchanges.orders")
+    pane = _source(ctx, "exchanges_orders")
     (item,) = await pane.fetch()
     call = await pane.prepare(CANCEL.id, item)
     assert call.objects == [f"order a1 BTC/USDT #{order.id}"]
@@ -185,7 +185,7 @@ async def test_snapshot_action_keeps_the_balance_in_the_ledger_and_reconciliatio
 
     a = fake.account("key-a", "secret-a", USDT="1000", BTC="0.01")
     ctx = make_context(fake, {"a1": ("key-a", "secret-a")})
-    pane = _source(ctx, "exchanges.balances")
+    pane = _source(ctx, "exchanges_balances")
     items = await pane.fetch()
     call = await pane.prepare(SNAPSHOT.id, next(i for i in items if i.key == "a1/BTC"))
     outcome = await ActionRunner(ctx, "tester").run(call)
@@ -211,7 +211,7 @@ async def test_settings_keep_env_names_only_and_ccxt_loads_lazily(fake, make_con
     assert "secret-a" not in repr(session.accounts) and "T_A1_SECRET" in repr(session.accounts)
     client = session.client("a1")
     assert "secret-a" not in repr(client)
-    assert [s.key for s in session.sources()] == ["exchanges.balances", "exchanges.orders"]
+    assert [s.key for s in session.sources()] == ["exchanges_balances", "exchanges_orders"]
     if "ccxt" not in sys.modules:  # (another test of this process may have imported it)
         assert "ccxt.async_support" not in sys.modules
     await client.balance()

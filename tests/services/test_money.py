@@ -139,7 +139,7 @@ async def test_a_run_without_done_waiting_starts_at_its_start_and_says_so(contex
     log.write_text("2023-10-05 07:40:01,000 INFO nothing here\n\x1b[31m[bold]markup[/bold]\n")
     run = _local_run(context, log, {"title": "[red]x[/red] `y` <b>"})
     report = await build_report(context, run.id)
-    assert report.start == run.started_at and "no `done waiting` line" in report.start_source
+    assert report.start == run.started_at and 'no "done waiting" line' in report.start_source
     md = context.ledger.get_report(run.id)["markdown"]
     assert "title=\\[red\\]x\\[/red\\] \\`y\\` \\<b\\>" in md and "- **P&L (USDT):** —" in md
 

@@ -125,8 +125,10 @@ def _log_snapshots(run: RunRecord, logs: list[RunLog], quote: str, account: str)
                                                  detail=part.name))
     if len(found) > 1:
         part, last = found[-1]
+        same_part = part is found[0][0]  # one log holds both: the post one is the run's end
+        when = (run.ended_at if same_part else part.started_at) or part.started_at or run.ended_at or run.created_at
         out.append(BalanceSnapshot.from_log_dict(last, account=account, quote=quote, role=POST, run_id=run.id,
-                                                 taken_at=part.started_at or run.ended_at or run.created_at,
+                                                 taken_at=when,
                                                  detail=part.name))
     return out
 
@@ -161,16 +163,22 @@ class Balances:
 
 
 def pick(run_id: int, snaps: list[BalanceSnapshot], notes: list[str] | None = None) -> RunBalance:
-    """A run's pre/post from its snapshots: exchange ones win over log ones (summed over the
-    accounts when several were snapshotted)."""
-    def best(role: str) -> BalanceSnapshot | None:
-        ex = [s for s in snaps if s.role == role and s.source == EXCHANGE]
-        if ex:
-            return ex[0] if len(ex) == 1 else combine(ex, role)
-        logs = [s for s in snaps if s.role == role and s.source == LOG]
-        return logs[0] if logs else None
+    """A run's pre/post from its snapshots, from one source so the P&L compares like with like:
+    the exchange's when it has both (summed over the accounts snapshotted), else the log's when
+    it has both, else whatever there is (exchange first)."""
+    def best(source: str, role: str) -> BalanceSnapshot | None:
+        found = [s for s in snaps if s.role == role and s.source == source]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 or source != EXCHANGE else combine(found, role)
 
-    return RunBalance(run_id, best(PRE), best(POST), list(notes or []))
+    for source in (EXCHANGE, LOG):
+        pre, post = best(source, PRE), best(source, POST)
+        if pre is not None and post is not None:
+            return RunBalance(run_id, pre, post, list(notes or []))
+    pre = best(EXCHANGE, PRE) or best(LOG, PRE)
+    post = best(EXCHANGE, POST) or best(LOG, POST)
+    return RunBalance(run_id, pre, post, list(notes or []))
 
 
 def combine(snaps: list[BalanceSnapshot], role: str) -> BalanceSnapshot:
@@ -184,7 +192,7 @@ def combine(snaps: list[BalanceSnapshot], role: str) -> BalanceSnapshot:
             assets[k] = v if a is None else AssetBalance(a.free + v.free, a.used + v.used, a.total + v.total)
     totals = [s.quote_total for s in snaps]
     total = None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
-    return BalanceSnapshot(" + ".join(s.account for s in snaps), snaps[0].taken_at, snaps[0].quote, assets, total,
+    return BalanceSnapshot(" + ".join(sorted(s.account for s in snaps)), snaps[0].taken_at, snaps[0].quote, assets, total,
                            EXCHANGE, role, snaps[0].run_id)
 
 

@@ -78,8 +78,8 @@ async def build_report(context: "Context", run_id: int, *, balances: Balances | 
         run_id=run.id, title=run.preset or run.kind, description=short_description(run.parameters),
         state=run.state.value, target=run.target, external_id=run.external_id,
         start=facts.first_done_waiting or run.started_at,
-        start_source=(f"first `done waiting` ({facts.done_waiting_part})" if facts.first_done_waiting
-                      else "the run's start: no `done waiting` line in its logs"),
+        start_source=(f'first "done waiting" line ({facts.done_waiting_part})' if facts.first_done_waiting
+                      else 'the run\'s start: no "done waiting" line in its logs'),
         end=run.ended_at, balance=balance, notebooks=facts.urls, warnings=facts.warnings, errors=facts.errors,
         notes=(stored or {}).get("notes", ""), parts=facts.parts, problems=problems)
     if run.state.active:

@@ -64,7 +64,7 @@ class _Source(PaneSource):
 
 
 class BalancesSource(_Source):
-    key = "exchanges.balances"
+    key = "exchanges_balances"
     title = "Exchange balances"
     actions = (SNAPSHOT,)
     columns = (
@@ -123,7 +123,7 @@ class BalancesSource(_Source):
 
 
 class OrdersSource(_Source):
-    key = "exchanges.orders"
+    key = "exchanges_orders"
     title = "Open orders"
     actions = (CANCEL, CANCEL_SYMBOL)
     columns = (
@@ -175,7 +175,7 @@ class OrdersSource(_Source):
                               f"{order.account}: cancel {order.side} {order.amount} {order.symbol} @ {order.price}.",
                               [f"order {order.ident}"],
                               lambda _: session.client(order.account).cancel(order.id, order.symbol),
-                              confirm_label="Cancel order", label="cancel order")
+                              confirm_label="Send cancel", label="cancel order")
         if action_id == CANCEL_SYMBOL.id:
             order = self._selected(item, "cancel symbol")
 
@@ -185,6 +185,6 @@ class OrdersSource(_Source):
 
             return ActionCall(CANCEL_SYMBOL, f"Cancel every {order.symbol} order on {order.account}?",
                               f"{order.account}: cancel all open {order.symbol} orders.",
-                              [f"orders {order.account} {order.symbol}"], run, confirm_label="Cancel all",
+                              [f"orders {order.account} {order.symbol}"], run, confirm_label="Send cancel-all",
                               label="cancel symbol")
         return await super().prepare(action_id, item)
