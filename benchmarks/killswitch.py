@@ -4,7 +4,7 @@ Drives the real app (Textual pilot, headless) with a plan of N steps that record
 start, and the headless engine directly. Budget (PRODUCT.md): every step dispatched within
 100 ms of the confirming key.
 
-    python benchmarks/killswitch.py [--steps 12] [--runs 5]
+    python benchmarks/killswitch.py [--steps 12] [--runs 5] [--no-exchanges]
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-exchanges", action="store_true", help="skip the exchange cancel-all plan")
     args = parser.parse_args()
     os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp())
     ui = [asyncio.run(ui_once(args.steps)) for _ in range(args.runs)]
@@ -93,6 +94,11 @@ def main() -> int:
     print(f"UI: key → first step started     {ms([u[0] for u in ui])}")
     print(f"UI: key → last step started      {ms([u[1] for u in ui])}   < 100")
     print(f"engine: fire() → last step start {ms(engine)}")
+    if not args.no_exchanges:  # a plan with exchange steps: 3 accounts × 20 symbols (killswitch_exchanges.py)
+        import killswitch_exchanges
+
+        print()
+        return killswitch_exchanges.main(["--runs", str(min(args.runs, 3))])
     return 0
 
 
