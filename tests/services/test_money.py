@@ -168,3 +168,22 @@ def test_report_cli_writes_the_file(tmp_path):
     assert missing.returncode == 1 and "no run 999" in missing.stderr
     with Ledger(Ledger.default_path(d)) as ledger:
         assert ledger.get_report(run.id)["notes"] == "all good"
+
+
+def test_release_shows_the_reconciliation_first():
+    from opsconsole.config import paths
+    from opsconsole.services.ledger import Ledger
+
+    d = paths.profile_dir("local")
+    d.mkdir(parents=True, exist_ok=True)
+    with Ledger(Ledger.default_path(d)) as ledger:
+        run = ledger.create_run(RunSpec(kind="local-sample", command=["x"], preset="still-going", target="local"),
+                                state=State.RUNNING)
+        ledger.set_halt("test", "tester")
+    done = subprocess.run([sys.executable, "-m", "opsconsole", "release", "--yes"], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    head, _, tail = done.stdout.partition("released")
+    assert f"reconciliation before release:\nruns still alive:\n  run {run.id} still-going running on local" in head
+    with Ledger(Ledger.default_path(d)) as ledger:
+        assert ledger.halt_latch() is None
