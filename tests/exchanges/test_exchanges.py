@@ -216,3 +216,32 @@ async def test_settings_keep_env_names_only_and_ccxt_loads_lazily(fake, make_con
         assert "ccxt.async_support" not in sys.modules
     await client.balance()
     assert "ccxt.async_support" in sys.modules
+
+
+async def test_a_preset_asking_for_snapshots_gets_pre_and_post_exchange_balances(fake, make_context, tmp_path,
+                                                                                  monkeypatch):
+    import os
+    from pathlib import Path
+
+    from opsconsole.config.kinds import load_kinds
+    from opsconsole.config.presets import parse_preset
+    from opsconsole.services.balances import Balances, snapshot_ended_runs
+    from opsconsole.services.launcher import launch, plan_launch
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    monkeypatch.setenv("PYTHONPATH", str(src) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    a = fake.account("key-a", "secret-a", USDT="1000", BTC="0.01")
+    ctx = make_context(fake, {"a1": ("key-a", "secret-a")})
+    kinds = load_kinds().kinds
+    preset = parse_preset('kind = "local-sample"\ntarget = "local"\nsnapshot_balances = true\n'
+                          "[values]\nsteps = 3\ninterval = 0.01\n", tmp_path / "snap.toml", kinds)
+    plan = plan_launch(preset, kinds["local-sample"], dict(preset.values))
+    (record,) = await launch(ctx, plan)
+    (pre,) = ctx.ledger.list_snapshots(run_id=record.id)
+    assert (pre.role, pre.source, pre.quote_total) == ("pre", "exchange", pytest.approx(1600))
+    await ctx.target("local").wait([record])
+    a.balances["USDT"][0] += 25  # the run made 25 USDT
+    assert await snapshot_ended_runs(ctx) == [record.id]
+    assert await snapshot_ended_runs(ctx) == []  # once
+    rb = await Balances(ctx).run_balance(ctx.ledger.get_run(record.id))
+    assert (rb.pre.source, rb.post.source) == ("exchange", "exchange") and rb.pnl == pytest.approx(25)
