@@ -582,14 +582,7 @@ class Ledger:
 
     def add_snapshot(self, snapshot: BalanceSnapshot) -> int:
         """Keep a balance snapshot; returns its id."""
-        assets = {k: [v.free, v.used, v.total] for k, v in snapshot.assets.items()}
-        cur = self._write(
-            "INSERT INTO balance_snapshots (account, taken_at, quote, quote_total, assets, source, role, run_id, "
-            "unpriced, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (snapshot.account, _ts(snapshot.taken_at), snapshot.quote, snapshot.quote_total,
-             json.dumps(assets, sort_keys=True), snapshot.source, snapshot.role, snapshot.run_id,
-             json.dumps(list(snapshot.unpriced)), snapshot.detail),
-        )
+        cur = self._write(_INSERT_SNAPSHOT, _snapshot_values(snapshot, snapshot.run_id))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
     def replace_run_snapshots(self, run_id: int, source: str, snapshots: Iterable[BalanceSnapshot]) -> None:
@@ -599,13 +592,7 @@ class Ledger:
             try:
                 self._db.execute("DELETE FROM balance_snapshots WHERE run_id = ? AND source = ?", (run_id, source))
                 for snap in snapshots:
-                    assets = {k: [v.free, v.used, v.total] for k, v in snap.assets.items()}
-                    self._db.execute(
-                        "INSERT INTO balance_snapshots (account, taken_at, quote, quote_total, assets, source, role, "
-                        "run_id, unpriced, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (snap.account, _ts(snap.taken_at), snap.quote, snap.quote_total,
-                         json.dumps(assets, sort_keys=True), snap.source, snap.role, run_id,
-                         json.dumps(list(snap.unpriced)), snap.detail))
+                    self._db.execute(_INSERT_SNAPSHOT, _snapshot_values(snap, run_id))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -655,6 +642,16 @@ class Ledger:
         d = dict(rows[0])
         d["fields"] = json.loads(d["fields"] or "{}")
         return d
+
+
+_INSERT_SNAPSHOT = ("INSERT INTO balance_snapshots (account, taken_at, quote, quote_total, assets, source, role, "
+                    "run_id, unpriced, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _snapshot_values(snap: BalanceSnapshot, run_id: int | None) -> tuple[Any, ...]:
+    assets = {k: [v.free, v.used, v.total] for k, v in snap.assets.items()}
+    return (snap.account, _ts(snap.taken_at), snap.quote, snap.quote_total, json.dumps(assets, sort_keys=True),
+            snap.source, snap.role, run_id, json.dumps(list(snap.unpriced)), snap.detail)
 
 
 def _snapshot(row: sqlite3.Row) -> BalanceSnapshot:
