@@ -1,6 +1,7 @@
-"""Balances, P&L and the execution report from a real Airflow 3 DAG shaped like seed 000's
+"""Balances, P&L and the execution report from a real Airflow DAG shaped like seed 000's
 full-system run: flatten_account1 → system_run → flatten_account2 → run_notebooks
-(fixtures/dags3/opsconsole_money.py). What the logs printed is what the report says."""
+(fixtures/dags3/opsconsole_money.py; dags2/ the same with Airflow 2 imports), on Airflow 3
+and 2. What the logs printed is what the report says."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ CONF = {
 
 
 @pytest.fixture
-async def context(airflow3, tmp_path, monkeypatch):
+async def context(server, tmp_path, monkeypatch):
     import opsconsole.backends.registry  # noqa: F401
     from opsconsole.config.settings import parse_config
     from opsconsole.services.context import Context
@@ -31,7 +32,7 @@ async def context(airflow3, tmp_path, monkeypatch):
 [profiles.pre]
 environment = "PREPROD"
 [profiles.pre.airflow]
-url = "{airflow3.url}"
+url = "{server.url}"
 username_env = "T_AF_USER"
 password_env = "T_AF_PASSWORD"
 dags = ["opsconsole_*"]
