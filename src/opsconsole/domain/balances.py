@@ -9,6 +9,7 @@ The first dict of a log is the pre-run balance, the last one the post-run balanc
 from __future__ import annotations
 
 import ast
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -56,7 +57,7 @@ def _as_balances(text: str) -> dict[str, float] | None:
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return None
     if isinstance(value, dict) and value and all(
-            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
             for k, v in value.items()):
         return {k: float(v) for k, v in value.items()}
     return None
