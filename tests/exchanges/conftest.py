@@ -14,7 +14,8 @@ for path in (str(SRC), str(HERE)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from binance_fake import BinanceFake, default_fake  # noqa: E402
+from binance_fake import default_fake  # noqa: E402
+from exchange_helpers import profile_toml  # noqa: E402
 
 
 @pytest.fixture
@@ -22,19 +23,6 @@ def fake():
     server = default_fake().start()
     yield server
     server.stop()
-
-
-def profile_toml(fake: BinanceFake, accounts: list[str], *, symbols=("BTC/USDT", "ETH/USDT", "XRP/USDT"),
-                 environment: str = "TEST", flatten: bool = False, readonly: bool = False, sandbox: bool = True,
-                 deadline: float = 20.0) -> str:
-    lines = ["[profiles.x]", f'environment = "{environment}"', f"readonly = {str(readonly).lower()}",
-             "[profiles.x.killswitch]", f"flatten_positions = {str(flatten).lower()}", f"deadline = {deadline}"]
-    for name in accounts:
-        lines += ["[[profiles.x.exchanges]]", f'name = "{name}"', 'exchange = "binance"',
-                  f'key_env = "T_{name.upper()}_KEY"', f'secret_env = "T_{name.upper()}_SECRET"',
-                  f'base_url = "{fake.url}"', f"sandbox = {str(sandbox).lower()}",
-                  "symbols = [" + ", ".join(f'"{s}"' for s in symbols) + "]", "timeout = 10", "poll_interval = 5"]
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -59,7 +47,3 @@ async def make_context(tmp_path, monkeypatch):
     for context in made:
         await context.aclose()
         context.close()
-
-
-def exchanges(context):
-    return context.session("exchanges")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import exchanges
+from exchange_helpers import exchanges
 
 from opsconsole.domain.kill import StepLog
 
