@@ -21,13 +21,14 @@ profile's data dir, the clock, the kill-switch deadline. See docs/architecture.m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from opsconsole.domain.actions import Action, ActionCall, ActionUnavailable
+from opsconsole.domain.balances import BalanceSnapshot
 from opsconsole.domain.items import Column, Item
 from opsconsole.domain.kill import KillStep
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action", "ActionCall", "ActionUnavailable", "Backend", "BackendSession", "DESCRIBE", "DRILL", "KillStep",
-    "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunStore", "SessionEnv",
+    "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunLog", "RunStore", "SessionEnv",
 ]
 
 # Pane capabilities, declared by a source (never found with getattr)
@@ -81,6 +82,20 @@ class RunStore(Protocol):
     def halt_latch(self) -> HaltLatch | None: ...
 
     def recovery_rows(self, target: str) -> list[dict[str, Any]]: ...
+
+    def add_snapshot(self, snapshot: BalanceSnapshot) -> int: ...
+
+    def last_snapshot(self, account: str) -> BalanceSnapshot | None: ...
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """One part of a ledger run's log, as a local file holding the part's whole text (a local
+    run's log in place; a remote task's log spooled): what balances and reports read."""
+
+    name: str                        # "flatten_account1" (an Airflow task), "run.log"
+    path: Path
+    started_at: datetime | None = None
 
 
 @dataclass
@@ -188,6 +203,24 @@ class BackendSession:
 
     def pending(self) -> list[str]:
         """Work that needs this process alive (queued local runs), for the quit warning."""
+        return []
+
+    async def run_logs(self, run: RunRecord, parts: Sequence[str] = ("*",)) -> list[RunLog] | None:
+        """The logs of ledger run `run` when it is this backend's (None when it is not): one
+        per part whose name matches one of the glob `parts` (a DAG run's task instances), in the
+        order they started. A run with a single log returns it whatever `parts` say. Default:
+        the run's own log file, when the ledger has one."""
+        if run.log_path and Path(run.log_path).is_file():
+            return [RunLog(Path(run.log_path).name, Path(run.log_path), run.started_at)]
+        return None
+
+    async def balance_snapshots(self) -> tuple[list[BalanceSnapshot], list[str]]:
+        """Every account's balances now (exchange accounts), and the problems met per account."""
+        return [], []
+
+    async def reconciliation(self) -> list[tuple[str, str]]:
+        """(section, line) to show before the HALTED latch is released (open orders left,
+        balances against the last snapshot); [] when the backend has nothing to say."""
         return []
 
     async def aclose(self) -> None:

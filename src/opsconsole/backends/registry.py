@@ -33,6 +33,7 @@ _BUILTIN: dict[str, str] = {
     "yarn": "opsconsole.backends.yarn",
     "hosts": "opsconsole.backends.ssh",
     "health": "opsconsole.backends.health",
+    "exchanges": "opsconsole.backends.exchanges",
 }
 # URL schemes served by a backend's open_url (`opsconsole tail s3://…`): scheme → backend name.
 SCHEMES: dict[str, str] = {
@@ -43,7 +44,7 @@ _ALWAYS = {"local"}  # built-ins enabled without a table (known without importin
 # Tables of backends announced by the product but not built yet: refused, never ignored.
 NOT_YET: dict[str, str] = {
     name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
-    for name in ("kubernetes", "exchanges")
+    for name in ("kubernetes",)
 }
 
 _modules: dict[str, str] = dict(_BUILTIN)

@@ -130,6 +130,11 @@ class AirflowSession(BackendSession):
 
         return [airflow_kill_step(self.settings, self.env.kill_deadline)]
 
+    async def run_logs(self, run: Any, parts: Any = ("*",)) -> Any:
+        from opsconsole.backends.airflow.runlogs import airflow_run_logs
+
+        return await airflow_run_logs(self, run, parts)
+
     async def sync(self) -> list[str]:
         from opsconsole.backends.airflow.target import sync_airflow_runs
 
