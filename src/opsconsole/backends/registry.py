@@ -29,6 +29,7 @@ ENTRY_POINTS = "opsconsole.backends"
 _BUILTIN: dict[str, str] = {
     "local": "opsconsole.backends.local",
     "airflow": "opsconsole.backends.airflow",
+    "kubernetes": "opsconsole.backends.kubernetes",
 }
 # URL schemes served by a backend's open_url (`opsconsole tail s3://…`): scheme → backend name.
 SCHEMES: dict[str, str] = {}
@@ -36,7 +37,7 @@ _ALWAYS = {"local"}  # built-ins enabled without a table (known without importin
 # Tables of backends announced by the product but not built yet: refused, never ignored.
 NOT_YET: dict[str, str] = {
     name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
-    for name in ("ecs", "kubernetes", "yarn", "hosts", "health", "exchanges")
+    for name in ("ecs", "yarn", "hosts", "health", "exchanges")
 }
 
 _modules: dict[str, str] = dict(_BUILTIN)

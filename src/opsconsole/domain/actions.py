@@ -57,6 +57,15 @@ class ActionCall:
     policy_override: str | None = None
     label: str | None = None  # what the refusal and the audit call it ("unpause"); the action's id otherwise
     extra: dict[str, Any] = field(default_factory=dict)
+    # A one-line input asked before the confirmation (`ask_line` is its prompt, `line_default`
+    # the text it starts with): `run` gets the typed line as its value ("command to exec").
+    ask_line: str | None = None
+    line_default: str = ""
+    # Set by `run` for the UI to do once the action succeeded: open a log reference
+    # (a logs.ref.LogRef: an exec's output) in a log tab, or run an interactive command in the
+    # operator's terminal with the app suspended (a shell in a pod, like `ssh`).
+    open_log: Any = None
+    interactive: "Interactive | None" = None
 
     @property
     def policy(self) -> str:
@@ -65,6 +74,16 @@ class ActionCall:
     @property
     def name(self) -> str:
         return self.label or self.action.label.lower()
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """A command that needs the operator's terminal: the UI suspends itself, runs `argv` with
+    `env` added to its environment, waits for it to exit and comes back (like `ssh`)."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    title: str = ""
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,14 @@ class ActionPath:
                 import json
 
                 call.body = f"{call.body}\n{json.dumps(value, indent=2)}"
+        elif reason is None and call.ask_line is not None:
+            from opsconsole.ui.screens.line_prompt import LinePrompt
+
+            value = await self.push_screen_wait(LinePrompt(call.ask_line, call.line_default))
+            if not value:
+                self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
+                return None
+            call.body = f"{call.body}\n{value}"
         outcome = await runner.run(call, confirm=self._confirm_call, value=value)
         if outcome.outcome == "refused":
             self._refused(outcome.detail)
@@ -95,9 +103,29 @@ class ActionPath:
             self.notify(outcome.detail, title=f"{call.name} failed", severity="error", timeout=10, markup=False)
         else:
             self.notify(outcome.detail, title=call.name, markup=False)
+            if call.open_log is not None:
+                self.open_log(call.open_log, title=call.open_log.title)
+            if call.interactive is not None:
+                self.run_interactive(call.interactive)
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
         return outcome
+
+    def run_interactive(self, command) -> None:
+        """An action's interactive command (a shell in a pod, an ssh session): the app is
+        suspended, the command gets the terminal, and the app comes back when it exits."""
+        import os
+        import subprocess
+
+        try:
+            with self.suspend():
+                code = subprocess.call(list(command.argv), env={**os.environ, **command.env})
+        except Exception as exc:  # noqa: BLE001 - no terminal to hand over (tests, a headless run), or no such program
+            self.notify(f"{command.title or command.argv[0]}: {type(exc).__name__}: {exc}", severity="error",
+                        markup=False)
+            return
+        self.notify(f"{command.title or command.argv[0]}: exited with {code}", markup=False,
+                    severity="information" if code == 0 else "warning")
 
     async def _open_matching_preset(self, call) -> bool:
         """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed

@@ -3,6 +3,7 @@ and durations ticking, a stale marker when the source can't be reached."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Callable
 
@@ -13,7 +14,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from opsconsole.backends.base import DESCRIBE, DRILL, LOG, PaneSource
+from opsconsole.backends.base import DESCRIBE, DRILL, LIVE, LOG, PaneSource
 from opsconsole.domain.actions import ActionUnavailable
 from opsconsole.domain.items import Item, human_seconds
 from opsconsole.domain.states import state_style
@@ -75,7 +76,8 @@ class SourcePane(Vertical):
         self.sort_reverse = False
         self.status = PollStatus()
         self._select_next: str | None = None
-        self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
+        self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval,
+                             changed=self._changed)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
@@ -116,6 +118,14 @@ class SourcePane(Vertical):
     async def _fetch(self) -> tuple[PaneSource, list[Item]]:
         source = self.source
         return source, await source.fetch()
+
+    async def _changed(self) -> None:
+        """A live source (a watch) says when to fetch; a polled one never does."""
+        source = self.source
+        if LIVE in source.capabilities:
+            await source.changed()
+        else:
+            await asyncio.get_running_loop().create_future()
 
     def _on_result(self, result: tuple[PaneSource, list[Item]], status: PollStatus) -> None:
         source, items = result
