@@ -113,3 +113,22 @@ def test_log_lines_lose_their_timestamps_and_repeats_are_skipped():
     # a follow from sinceTime=10:00:00 sends that second again: only what is newer is kept
     data, last = split_timestamps("2026-11-29T10:00:00.5Z a\n2026-11-29T10:00:01.2Z d\n", "2026-11-29T10:00:00.5Z")
     assert data == b"d\n" and last == "2026-11-29T10:00:01.2Z"
+
+
+def test_pods_of_a_task_instance_match_annotations_or_label_safe_labels():
+    from opsconsole.backends.kubernetes.podinfo import runs_task, safe_label
+
+    run = "manual__2026-11-29T10:00:00+00:00"
+    assert safe_label("simple_run") == "simple_run"
+    label = safe_label(run)
+    assert label != run and len(label) <= 63 and label.startswith("manual__2026-11-29T1000000000")
+    refs = {"airflow.dag_id": "exp", "airflow.run_id": run, "airflow.task_id": "train", "airflow.try_number": "2",
+            "airflow.map_index": "-1"}
+    kpo = pod(labels={"dag_id": "exp", "task_id": "train", "run_id": label, "try_number": "2"})
+    executor = pod(labels={"dag_id": "exp", "task_id": "train", "run_id": label, "try_number": "2"},
+                   annotations={"dag_id": "exp", "task_id": "train", "run_id": run, "try_number": "2"})
+    assert runs_task(kpo, refs) and runs_task(executor, refs)
+    assert not runs_task(kpo, {**refs, "airflow.try_number": "1"})  # another try's pod
+    assert not runs_task(kpo, {**refs, "airflow.task_id": "eval"})
+    assert runs_task(kpo, {"airflow.dag_id": "exp", "airflow.run_id": run})  # a DAG run: all its pods
+    assert not runs_task(pod(labels={"app": "web"}), refs) and not runs_task(kpo, {"other.key": "x"})

@@ -126,6 +126,11 @@ class PaneSource:
         hold back a burst of changes a little, so the pane redraws once for many)."""
         await asyncio.get_running_loop().create_future()  # never: a polled source
 
+    def related(self, refs: Mapping[str, str]) -> "PaneSource | None":
+        """A level of this source with what belongs to another pane's item, named by its
+        `Item.refs` (the pods of an Airflow task instance); None when nothing here relates."""
+        return None
+
     def drill(self, item: Item) -> "PaneSource | None":
         """enter: the child level (DAG → its runs); only with the DRILL capability."""
         return None

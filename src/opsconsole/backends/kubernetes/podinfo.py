@@ -4,6 +4,7 @@ and the Airflow task it runs (from Airflow's pod labels and annotations). Pure f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -55,6 +56,40 @@ def airflow_task(pod: dict[str, Any]) -> AirflowTask | None:
         return None
     got = {k: str(notes.get(k) or labels.get(k) or "") for k in AIRFLOW_KEYS}
     return AirflowTask(**got)
+
+
+def safe_label(value: str) -> str:
+    """What Airflow writes into a label for `value` (its make_safe_label_value): invalid
+    characters dropped; cut and suffixed with a hash when too long or changed."""
+    import hashlib
+    import re
+
+    safe = re.sub(r"^[^a-z0-9A-Z]*|[^a-zA-Z0-9_\-\.]|[^a-z0-9A-Z]*$", "", value)
+    if len(safe) > 63 or value != safe:
+        digest = hashlib.md5(value.encode()).hexdigest()[:9]
+        safe = safe[:63 - len(digest) - 1] + "-" + digest
+    return safe
+
+
+def runs_task(pod: dict[str, Any], refs: Mapping[str, str]) -> bool:
+    """The pod runs what `refs` names ("airflow.dag_id", "airflow.run_id", optionally
+    "airflow.task_id", "airflow.try_number", "airflow.map_index"): compared with the exact
+    annotations, or with the labels as Airflow made them label-safe."""
+    m = meta(pod)
+    labels = m.get("labels") or {}
+    notes = m.get("annotations") or {}
+    wanted = {k.split(".", 1)[1]: str(v) for k, v in refs.items() if k.startswith("airflow.") and v not in (None, "")}
+    if "dag_id" not in wanted:
+        return False
+    for key, value in wanted.items():
+        if key not in AIRFLOW_KEYS:
+            continue
+        if key == "map_index" and value == "-1" and key not in labels and key not in notes:
+            continue
+        if notes.get(key) == value or labels.get(key) in (value, safe_label(value)):
+            continue
+        return False
+    return True
 
 
 def _container_statuses(status: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,13 +7,14 @@ import asyncio
 import shlex
 import sys
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.backends.base import DESCRIBE, LIVE, LOG, PaneSource
 from opsconsole.backends.kubernetes import DELETE, EXEC, FORCE, PREVIOUS, SHELL
 from opsconsole.backends.kubernetes.client import api_error
 from opsconsole.backends.kubernetes.podinfo import (
-    airflow_task, default_container, meta, parse_time, pod_status, ready, restarted_and_down, restarts, slim)
+    airflow_task, default_container, meta, parse_time, pod_status, ready, restarted_and_down, restarts, runs_task, slim)
 from opsconsole.domain.actions import ActionCall, ActionUnavailable, Interactive
 from opsconsole.domain.items import Column, Item
 
@@ -83,6 +84,8 @@ class PodsSource(PaneSource):
         cache, items = self._items, []
         fresh: dict[str, tuple[str, Item]] = {}
         for pod in pods:
+            if not self.keep(pod):
+                continue
             m = meta(pod)
             key = f"{m.get('namespace', '')}/{m.get('name', '')}"
             rv = m.get("resourceVersion", "")
@@ -95,6 +98,15 @@ class PodsSource(PaneSource):
         self.fetched_at = time.monotonic()
         items.sort(key=lambda it: it.key)
         return items
+
+    def related(self, refs: Mapping[str, str]) -> "PaneSource | None":
+        """The pods of an Airflow task instance or DAG run (another pane's selected item)."""
+        if not refs.get("airflow.dag_id"):
+            return None
+        return RelatedPods(self.session, refs)
+
+    def keep(self, pod: dict[str, Any]) -> bool:
+        return True
 
     async def changed(self) -> None:
         watch = await self.session.watch()
@@ -211,6 +223,22 @@ class PodsSource(PaneSource):
                                     [f"pod {ns}/{name}"], run_shell, confirm_label="Open", confirm=False)
             return shell_call
         return await super().prepare(action_id, item)
+
+
+class RelatedPods(PodsSource):
+    """The pods that run one Airflow task instance (or every task of a DAG run)."""
+
+    def __init__(self, session: "KubernetesSession", refs: Mapping[str, str]) -> None:
+        super().__init__(session)
+        self.refs = dict(refs)
+        what = " / ".join(refs[k] for k in ("airflow.dag_id", "airflow.run_id", "airflow.task_id") if refs.get(k))
+        self.title = f"Pods of {what}"
+
+    def keep(self, pod: dict[str, Any]) -> bool:
+        return runs_task(pod, self.refs)
+
+    def related(self, refs: Mapping[str, str]) -> "PaneSource | None":
+        return None
 
 
 def shell_command(session: "KubernetesSession", namespace: str, pod: str, container: str | None) -> Interactive:
