@@ -1,6 +1,6 @@
 """A real Kubernetes API server on 127.0.0.1 for the Kubernetes tests and the benchmark:
-etcd (Debian's etcd-server) + kube-apiserver (built from the Go module proxy) + kwok as the
-kubelet (pod lifecycle stages, container logs from CRI-format files, exec run locally).
+etcd + kube-apiserver + kwok as the kubelet (pod lifecycle stages, container logs from
+CRI-format files, exec run locally), all three built from the Go module proxy.
 
 The binaries are built once and cached by version by tests/peers/k8s/install.sh (also CI's
 installer, .ci/peers/20-k8s.sh); they are built here when missing. Every process runs in one
@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -47,8 +46,8 @@ def peer_env() -> dict[str, str]:
 def ensure_installed() -> dict[str, str]:
     """The cached binaries (built now by the installer when missing: ~10 min cold)."""
     env = peer_env()
-    need = [Path(env["bin"]) / "kube-apiserver", Path(env["bin"]) / "kwok"]
-    if not all(p.exists() for p in need) or not shutil.which("etcd"):
+    need = [Path(env["bin"]) / name for name in ("etcd", "kube-apiserver", "kwok", "kwok-stages.yaml")]
+    if not all(p.exists() for p in need):
         t0 = time.monotonic()
         proc = subprocess.run(["bash", str(PEER / "install.sh")], capture_output=True, text=True)
         if proc.returncode != 0:
@@ -199,10 +198,11 @@ class K8sPeer:
         self.timings: dict[str, float] = {}
 
     # --- processes -------------------------------------------------------------------------------
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.run / "logs" / f"{name}.log", "ab")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                process_group=0 if self.pgid is None else self.pgid)
+                                process_group=0 if self.pgid is None else self.pgid,
+                                env={**os.environ, **(env or {})})
         log.close()
         if self.pgid is None:
             self.pgid = proc.pid
@@ -222,7 +222,7 @@ class K8sPeer:
             (self.run / d).mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
         self._spawn("etcd", [
-            "etcd", "--name", "k8speer", "--data-dir", str(self.run / "etcd"),
+            str(self.bin / "etcd"), "--name", "k8speer", "--data-dir", str(self.run / "etcd"),
             "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
             "--advertise-client-urls", f"http://127.0.0.1:{self.etcd_port}",
             "--listen-peer-urls", f"http://127.0.0.1:{self.etcd_peer_port}",

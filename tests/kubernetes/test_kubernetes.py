@@ -57,7 +57,10 @@ def _source(session):
 
 async def _row(source, key: str, pred=lambda it: True, timeout: float = 20.0):
     async def look():
-        items = {it.key: it for it in await source.fetch()}
+        try:
+            items = {it.key: it for it in await source.fetch()}
+        except RuntimeError:  # the watch is down (stale): it retries
+            return None
         it = items.get(key)
         return it if it is not None and pred(it) else None
 
@@ -66,7 +69,10 @@ async def _row(source, key: str, pred=lambda it: True, timeout: float = 20.0):
 
 async def _gone(source, key: str, timeout: float = 20.0):
     async def look():
-        return key not in {it.key for it in await source.fetch()}
+        try:
+            return key not in {it.key for it in await source.fetch()}
+        except RuntimeError:
+            return False
 
     await _until(look, timeout, f"{key} gone")
 

@@ -42,7 +42,7 @@ async def test_pane_rows_follow_the_watch_and_exec_opens_a_log_tab(k8s, make_app
         pane = _pane(app)
         key = f"{NAMESPACE}/ui-pod"
         await wait_for(pilot, lambda: _cell(pane, key, "state") == "Running", timeout=30)
-        assert _cell(pane, key, "dag") == "ui_dag"
+        assert next(it for it in pane.items if it.key == key).cells["dag"] == "ui_dag"
         # a change in the API server reaches the row without a poll (the fallback is 30 s)
         t0 = time.monotonic()
         k8s.api().patch_namespaced_pod_status("ui-pod", NAMESPACE, {"status": {"phase": "Failed", "reason": "Evicted"}})

@@ -35,8 +35,8 @@ class Poller(Generic[T]):
     interval: float = 2.0
     max_backoff: float = 60.0
     status: PollStatus = field(default_factory=PollStatus)
-    # A live source's "my data changed" (e.g. a watch event): fetch now rather than at the end
-    # of the interval (not while failing: then the backoff decides).
+    # A live source's "my data changed" (e.g. a watch event, or its watch reconnected): fetch
+    # now rather than at the end of the interval or of the backoff.
     changed: Callable[[], Awaitable[None]] | None = None
     _resume: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -101,7 +101,7 @@ class Poller(Generic[T]):
 
     async def _wait(self, delay: float) -> None:
         """Until the next poll is due: `delay` passed, a poke, or the source changed."""
-        if self.changed is None or self.status.failures:
+        if self.changed is None:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except asyncio.TimeoutError:

@@ -1,19 +1,22 @@
 #!/bin/bash
 # Install the peers for a real Kubernetes API server on 127.0.0.1:
-#   etcd                  : Debian package etcd-server (3.4.23)
-#   kube-apiserver + kwok : built with Go from the Go module proxy (k8s.io/kubernetes, sigs.k8s.io/kwok)
-# Env: KVER (default v1.36.3), KWOK_VER (default v0.8.0), K8SPEER (default $HOME/.cache/opsconsole-peers/k8s),
+#   etcd + kube-apiserver + kwok : built with Go from the Go module proxy (go.etcd.io/etcd/server/v3,
+#                                  k8s.io/kubernetes, sigs.k8s.io/kwok), cached by version in $K8SPEER_BIN
+#   (etcd is built rather than Debian's etcd-server 3.4.23: kube-apiserver 1.36 serves client-go's
+#    streaming lists only when etcd supports RequestWatchProgress (>= 3.4.31 / 3.5.13); without it
+#    kwok's informers fail every watch and see changes only at their backed-off relists)
+# Env: KVER (default v1.36.3), KWOK_VER (default v0.8.0), ETCD_VER (default v3.6.8),
+#      K8SPEER (default $HOME/.cache/opsconsole-peers/k8s),
 #      K8SPEER_PREBUILT_DIR=dir with ready kube-apiserver (+kwok) binaries -> copied instead of building.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); . "$HERE/env.sh"
 mkdir -p "$K8SPEER_BIN"
 t0=$(date +%s)
-need=(); for c in etcd:etcd-server bc:bc curl:curl openssl:openssl; do command -v "${c%%:*}" >/dev/null || need+=("${c#*:}"); done
+need=(); for c in curl:curl openssl:openssl; do command -v "${c%%:*}" >/dev/null || need+=("${c#*:}"); done
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null; nice -n 19 apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-echo "etcd: $(etcd --version | head -1)  ($(( $(date +%s) - t0 )) s)"
 
 if [ -n "${K8SPEER_PREBUILT_DIR:-}" ]; then
   for f in "$K8SPEER_PREBUILT_DIR"/*; do
@@ -21,7 +24,8 @@ if [ -n "${K8SPEER_PREBUILT_DIR:-}" ]; then
   done
   chmod +x "$K8SPEER_BIN"/*; ls -la "$K8SPEER_BIN"; exit 0
 fi
-[ -x "$K8SPEER_BIN/kube-apiserver" ] && [ -x "$K8SPEER_BIN/kwok" ] && [ -s "$K8SPEER_BIN/kwok-stages.yaml" ] && { echo "already built: $K8SPEER_BIN"; exit 0; }
+[ -x "$K8SPEER_BIN/kube-apiserver" ] && [ -x "$K8SPEER_BIN/kwok" ] && [ -s "$K8SPEER_BIN/kwok-stages.yaml" ] \
+  && [ -x "$K8SPEER_BIN/etcd" ] && { echo "already built: $K8SPEER_BIN"; exit 0; }
 
 command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "no Go toolchain on PATH"; exit 2; }
@@ -32,6 +36,17 @@ if ! curl -sf -o /dev/null --max-time 15 "$(go env GOPROXY | cut -d, -f1)/k8s.io
 fi
 export GOFLAGS=-mod=mod CGO_ENABLED=0
 JOBS=${K8SPEER_JOBS:-$(nproc)}
+if [ ! -x "$K8SPEER_BIN/etcd" ]; then
+B="$K8SPEER/build/etcd-$ETCD_VER"; mkdir -p "$B"; cd "$B"
+printf 'package main\n\nimport (\n\t"os"\n\n\t"go.etcd.io/etcd/server/v3/etcdmain"\n)\n\nfunc main() { etcdmain.Main(os.Args) }\n' > main.go
+[ -f go.mod ] || go mod init k8speer/etcd >/dev/null 2>&1
+go mod edit -require "go.etcd.io/etcd/server/v3@$ETCD_VER"
+t1=$(date +%s)
+nice -n 19 go mod tidy
+nice -n 19 go build -p "$JOBS" -trimpath -ldflags "-s -w" -o "$K8SPEER_BIN/etcd.tmp" .
+mv "$K8SPEER_BIN/etcd.tmp" "$K8SPEER_BIN/etcd"
+echo "etcd build: $(( $(date +%s) - t1 )) s"
+fi
 if [ ! -x "$K8SPEER_BIN/kube-apiserver" ]; then
 B="$K8SPEER/build/kas-$KVER"; mkdir -p "$B"; cd "$B"
 cat > main.go <<'GO'

@@ -12,6 +12,7 @@ default pool, and hand their bytes over through an asyncio queue."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -125,7 +126,7 @@ class PodLogStream:
             if err.status == 404:  # the pod is gone: nothing more will come
                 yield StreamChunk(f"── pod {self.namespace}/{self.pod} is gone ──\n".encode(), done=True)
                 return
-            if err.status not in (400, None):
+            if err.status != 400 and not _dropped(exc):  # 400: the container is not running (yet)
                 raise err from None
         # the follow ended: has the container ended for good?
         if await self.client.call(self._finished):
@@ -140,7 +141,7 @@ class PodLogStream:
             resp.release_conn()
 
     def _follow(self, since: str | None) -> Iterator[bytes]:
-        kw = self._args(follow=True, since_time=_since_time(since) if since else None,
+        kw = self._args(follow=True, since_seconds=_since_seconds(since) if since else None,
                         tail_lines=None if since else 0)
         resp = self.client.open_stream("read_namespaced_pod_log", self.pod, self.namespace,
                                        read_timeout=3600, **kw)
@@ -175,9 +176,24 @@ class PodLogStream:
         return bool(state.get("terminated")) and policy == "Never"
 
 
-def _since_time(ts: str) -> str:
-    """RFC 3339 seconds (what sinceTime takes) of a log line's RFC 3339 nano timestamp."""
-    return ts[:19] + "Z" if len(ts) >= 19 else ts
+def _since_seconds(ts: str) -> int:
+    """sinceSeconds that reaches back to the line stamped `ts`, with a margin for clock skew
+    (the client takes no sinceTime; what comes twice is skipped by its timestamp)."""
+    import math
+    from datetime import datetime, timezone
+
+    try:
+        then = datetime.fromisoformat(ts.rstrip("Z")[:26]).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return 3600
+    return max(1, math.ceil(time.time() - then.timestamp())) + 5
+
+
+def _dropped(exc: BaseException) -> bool:
+    """A connection that broke or timed out (the follow goes on), not a refusal."""
+    import urllib3
+
+    return isinstance(exc, (urllib3.exceptions.HTTPError, OSError))
 
 
 def split_timestamps(text: str, after: str | None) -> tuple[bytes, str | None]:
@@ -216,6 +232,7 @@ class ExecStream:
         self.key = f"k8s-exec/{ctx}/{namespace}/{pod}/{container or ''}/{time.time_ns()}"
         self.label = f"exec {namespace}/{pod}: {' '.join(command)}"
         self.exit_code: int | None = None
+        self.status_message = ""
 
     def poll_interval(self, size: int) -> float:
         return 0.5
@@ -227,8 +244,8 @@ class ExecStream:
         async for data in thread_iter(self._run, f"k8s-exec {self.pod}"):
             yield StreamChunk(data, cursor="ran")
         code = self.exit_code
-        yield StreamChunk(f"── exit code {code if code is not None else 'unknown'} ──\n".encode(), cursor="ran",
-                          done=True)
+        tail = f"── exit code {code} ──\n" if code is not None else f"── exit code unknown: {self.status_message} ──\n"
+        yield StreamChunk(tail.encode("utf-8", "replace"), cursor="ran", done=True)
 
     def _run(self) -> Iterator[bytes]:
         from kubernetes.stream import stream
@@ -260,16 +277,40 @@ class ExecStream:
                     pending += text.encode("utf-8", "replace") if isinstance(text, str) else text
             if pending:
                 yield pending if pending.endswith(b"\n") else pending + b"\n"
-            self.exit_code = exit_code(ws)
+            self.exit_code, self.status_message = exec_status(ws)
         finally:
             ws.close()
 
 
 def exit_code(ws: Any) -> int | None:
-    """The command's exit code from the exec's status channel (0 on Success), None when no
-    status came (the connection dropped)."""
+    """The command's exit code, from the exec's status channel; None when no status came."""
+    return exec_status(ws)[0]
+
+
+def exec_status(ws: Any) -> tuple[int | None, str]:
+    """(exit code, message) from the exec's status channel (3): Success is 0; a failure names
+    the code in its causes (reason ExitCode, as a kubelet sends it) or, from some kubelets
+    (kwok), only in its message ("... exit status 3")."""
+    import re
+
     try:
-        code = ws.returncode
+        raw = ws.read_channel(3)
     except Exception:  # noqa: BLE001
-        return None
-    return None if code is None else int(code)
+        raw = ""
+    if not raw:
+        return None, "no exit status (the connection ended first)"
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        return None, str(raw)[:300]
+    if status.get("status") == "Success":
+        return 0, ""
+    message = str(status.get("message") or "")
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message")), message
+            except (TypeError, ValueError):
+                pass
+    found = re.search(r"exit (?:status|code) (\d+)", message)
+    return (int(found.group(1)) if found else None), message
