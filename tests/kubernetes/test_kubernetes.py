@@ -290,7 +290,10 @@ async def test_exec_output_in_a_log_with_its_exit_code(k8s, tmp_path):
 
 
 async def test_interactive_shell_gets_a_terminal_and_returns_the_exit_code(k8s, tmp_path):
-    session = _session(k8s, tmp_path, blip=False, shell=["sh", "-c", "echo shell-says-hi; read x; echo got-$x; exit 4"])
+    # (kwok's tty exec drops what a command writes in its last instants: it closes the stream
+    # when the process exits, before its pty is drained; a real kubelet does not. Hence the sleep.)
+    session = _session(k8s, tmp_path, blip=False,
+                       shell=["sh", "-c", "echo shell-says-hi; read x; echo got-$x; sleep 1; exit 4"])
     source = _source(session)
     k8s.create_pod("p-shell")
     try:

@@ -78,3 +78,34 @@ async def test_read_only_profile_refuses_delete(k8s, make_app):
         await pilot.press("ctrl+d")
         await wait_for(pilot, lambda: any("read-only" in str(n.message) for n in app._notifications))
         assert k8s.api().read_namespaced_pod("ui-ro-pod", NAMESPACE).metadata.deletion_timestamp is None
+
+
+async def test_related_jumps_from_a_task_instance_to_its_pods(k8s, make_app, monkeypatch):
+    """J on an item that names an Airflow task instance (Item.refs, as the Airflow pane's task
+    rows do) drills the pods pane into that task's pods; escape goes back."""
+    from opsconsole.domain.items import Item
+    from opsconsole.domain.states import State
+
+    run = "manual__2026-11-29T10:00:00+00:00"
+    k8s.create_pod("rel-mine", annotations={"dag_id": "rel_dag", "run_id": run, "task_id": "train"},
+                   labels={"dag_id": "rel_dag", "task_id": "train"})
+    k8s.create_pod("rel-other-task", annotations={"dag_id": "rel_dag", "run_id": run, "task_id": "eval"},
+                   labels={"dag_id": "rel_dag", "task_id": "eval"})
+    ti = Item(key="train", state=State.RUNNING, cells={},
+              refs={"airflow.dag_id": "rel_dag", "airflow.run_id": run, "airflow.task_id": "train"})
+    app = make_app(_config(k8s))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "status")
+        pods = _pane(app)
+        await wait_for(pilot, lambda: _cell(pods, f"{NAMESPACE}/rel-mine", "state") == "Running", timeout=30)
+        other = next(p for p in app.screen.query(SourcePane) if p is not pods)
+        original = SourcePane.selected
+        monkeypatch.setattr(SourcePane, "selected", property(lambda self: ti if self is other else original.fget(self)))
+        other.table.focus()
+        await pilot.pause()
+        await pilot.press("J")
+        await wait_for(pilot, lambda: pods.stack and [it.key for it in pods._shown] == [f"{NAMESPACE}/rel-mine"],
+                       timeout=10)
+        assert pods.source.title.startswith("Pods of rel_dag / manual__2026-11-29T10:00:00+00:00 / train")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not pods.stack and len(pods._shown) > 1)

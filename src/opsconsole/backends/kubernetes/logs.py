@@ -28,25 +28,33 @@ if TYPE_CHECKING:
 _END = object()
 
 
-async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str,
-                      on_open: Callable[[Any], None] | None = None) -> AsyncIterator[bytes]:
+IDLE = object()  # yielded by thread_iter when nothing came for `idle` seconds
+
+
+async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str, *, idle: float | None = None,
+                      on_stop: Callable[[], None] | None = None) -> AsyncIterator[Any]:
     """Iterate a blocking generator in a dedicated thread; items arrive through a queue.
-    Leaving the async iteration early stops the thread at its next item."""
+    With `idle`, yields IDLE after that many quiet seconds (the caller may check something).
+    Leaving the iteration early calls `on_stop` (which should unblock the producer: close its
+    connection) and stops the thread at its next item."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
     stop = threading.Event()
 
     def put(item: Any) -> None:
-        fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
         while not stop.is_set():
+            try:
+                fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+            except RuntimeError:  # the loop is closed
+                return
             try:
                 fut.result(timeout=0.5)
                 return
             except TimeoutError:
+                fut.cancel()
                 continue
-            except Exception:  # noqa: BLE001 - the loop went away
+            except Exception:  # noqa: BLE001 - cancelled, the loop went away
                 return
-        fut.cancel()
 
     def work() -> None:
         try:
@@ -55,7 +63,8 @@ async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str,
                     return
                 put(data)
         except BaseException as exc:  # noqa: BLE001 - handed to the reader
-            put(exc)
+            if not stop.is_set():
+                put(exc)
             return
         put(_END)
 
@@ -63,7 +72,14 @@ async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str,
     thread.start()
     try:
         while True:
-            item = await queue.get()
+            if idle is None:
+                item = await queue.get()
+            else:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=idle)
+                except asyncio.TimeoutError:
+                    yield IDLE
+                    continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
@@ -71,6 +87,8 @@ async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str,
             yield item
     finally:
         stop.set()
+        if on_stop is not None:
+            on_stop()
 
 
 class PodLogStream:
@@ -88,6 +106,7 @@ class PodLogStream:
         self.label = f"pod {namespace}/{pod}" + (f" [{container}]" if container else "") + (" (previous)" if previous else "")
         self._response: Any = None
         self.follows = 0  # follow requests made (a resumed follow counts again)
+        self.check_every = 5.0  # seconds of a quiet follow before checking whether the pod ended
 
     def poll_interval(self, size: int) -> float:
         return 1.0
@@ -115,7 +134,13 @@ class PodLogStream:
         # that second come again and are skipped by their full timestamps)
         self.follows += 1
         try:
-            async for raw in thread_iter(lambda: self._follow(last or None), f"k8s-log {self.pod}"):
+            async for raw in thread_iter(lambda: self._follow(last or None), f"k8s-log {self.pod}",
+                                         idle=self.check_every, on_stop=self._stop_follow):
+                if raw is IDLE:  # quiet: has the pod ended (a kubelet that keeps following)?
+                    if await self.client.call(self._finished):
+                        yield StreamChunk(b"", cursor=last or "", done=True)
+                        return
+                    continue
                 data, new_last = split_timestamps(raw.decode("utf-8", "replace"), last or None)
                 if new_last:
                     last = new_last
@@ -131,6 +156,13 @@ class PodLogStream:
         # the follow ended: has the container ended for good?
         if await self.client.call(self._finished):
             yield StreamChunk(b"", cursor=last or "", done=True)
+
+    def _stop_follow(self) -> None:
+        resp = self._response
+        if resp is not None:
+            from opsconsole.backends.kubernetes.watch import _interrupt
+
+            _interrupt(resp)
 
     def _read_tail(self) -> str:
         kw = self._args(tail_lines=self.tail_lines, limit_bytes=self.limit_bytes, previous=self.previous or None)
@@ -233,6 +265,7 @@ class ExecStream:
         self.label = f"exec {namespace}/{pod}: {' '.join(command)}"
         self.exit_code: int | None = None
         self.status_message = ""
+        self._ws: Any = None
 
     def poll_interval(self, size: int) -> float:
         return 0.5
@@ -241,11 +274,19 @@ class ExecStream:
         if cursor is not None:  # an exec runs once: a re-read after its end has nothing more
             yield StreamChunk(b"", done=True)
             return
-        async for data in thread_iter(self._run, f"k8s-exec {self.pod}"):
-            yield StreamChunk(data, cursor="ran")
+        async for data in thread_iter(self._run, f"k8s-exec {self.pod}", on_stop=self._close):
+            yield StreamChunk(data, cursor="ran")  # (no idle: thread_iter yields only bytes here)
         code = self.exit_code
         tail = f"── exit code {code} ──\n" if code is not None else f"── exit code unknown: {self.status_message} ──\n"
         yield StreamChunk(tail.encode("utf-8", "replace"), cursor="ran", done=True)
+
+    def _close(self) -> None:
+        ws = self._ws
+        if ws is not None and ws.is_open():
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001 - closing a stream nobody reads any more
+                pass
 
     def _run(self) -> Iterator[bytes]:
         from kubernetes.stream import stream
@@ -258,6 +299,7 @@ class ExecStream:
             ws = stream(self.client.core.connect_get_namespaced_pod_exec, self.pod, self.namespace, **kw)
         except Exception as exc:  # noqa: BLE001
             raise api_error(exc) from None
+        self._ws = ws
         end = time.monotonic() + self.timeout
         pending = b""
         try:

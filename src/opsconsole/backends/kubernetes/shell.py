@@ -91,6 +91,11 @@ def _pump(ws: Any, tty: bool, exit_code: Any) -> int:
                     elif not tty:
                         stdin_open = False
                         ws.close_channel(0) if hasattr(ws, "close_channel") else None
+        for ch in (1, 2):  # what came with the close
+            if ws.peek_channel(ch):
+                data = ws.read_channel(ch)
+                out.write(data.encode("utf-8", "replace") if isinstance(data, str) else data)
+        out.flush()
     finally:
         if old is not None:
             import termios

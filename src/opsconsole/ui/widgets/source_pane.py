@@ -14,7 +14,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from opsconsole.backends.base import DESCRIBE, DRILL, LIVE, LOG, PaneSource
+from opsconsole.backends.base import DESCRIBE, DRILL, LOG, PaneSource
+from opsconsole.backends.base import LIVE as LIVE_SOURCE
 from opsconsole.domain.actions import ActionUnavailable
 from opsconsole.domain.items import Item, human_seconds
 from opsconsole.domain.states import state_style
@@ -122,7 +123,7 @@ class SourcePane(Vertical):
     async def _changed(self) -> None:
         """A live source (a watch) says when to fetch; a polled one never does."""
         source = self.source
-        if LIVE in source.capabilities:
+        if LIVE_SOURCE in source.capabilities:
             await source.changed()
         else:
             await asyncio.get_running_loop().create_future()
