@@ -205,10 +205,18 @@ class SourcePane(Vertical):
         keys = self._column_keys
         old_keys = [it.key for it in self._shown]
         if old_keys == [it.key for it in shown]:
-            for old, new in zip(self._shown, shown):
+            # 2,000 rows stay cheap: an unchanged item (the same object) costs nothing, and the
+            # ticking cells (age, duration) are redrawn only for the rows in view
+            view = self._in_view()
+            for idx, (old, new) in enumerate(zip(self._shown, shown)):
+                seen = idx in view
+                if old is new and not seen:
+                    continue
                 for key in keys:
+                    if old is new and key not in LIVE:
+                        continue
                     value = self._cell(new, key)
-                    if key in LIVE or value != self._cell(old, key):
+                    if (key in LIVE and seen) or value != self._cell(old, key):
                         table.update_cell(new.key, key, value)
         else:
             cursor_key = self._shown[table.cursor_row].key if self._shown and 0 <= table.cursor_row < len(self._shown) else None
@@ -235,9 +243,16 @@ class SourcePane(Vertical):
             self._announced = seen
             self.post_message(self.Highlighted(self, item))
 
+    def _in_view(self) -> range:
+        """Indexes of the rows on screen (and a few around them)."""
+        table = self.table
+        top = int(table.scroll_y)
+        return range(max(0, top - 2), top + table.size.height + 2)
+
     def _tick(self) -> None:
         table = self.table
-        for it in self._shown:
+        view = self._in_view()  # rows scrolled into view get theirs at the next tick
+        for it in self._shown[view.start:view.stop]:
             if it.state.active or it.ended_at is None:
                 for key in LIVE:
                     if key in self._column_keys:
