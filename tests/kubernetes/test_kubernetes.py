@@ -277,7 +277,7 @@ async def test_exec_output_in_a_log_with_its_exit_code(k8s, tmp_path):
         assert "output in a log tab" in detail
         text = await _job_text(call.open_log, done=True)
         lines = text.splitlines()
-        assert "out-line" in lines and "err-line" in lines
+        assert sorted(lines[:-1]) == ["err-line", "out-line"]  # each once, stdout and stderr
         assert lines[-1] == "── exit code 3 ──"
         call = await source.prepare(EXEC.id, row)
         await call.run("echo fine")

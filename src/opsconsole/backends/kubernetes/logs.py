@@ -42,17 +42,18 @@ async def thread_iter(produce: Callable[[], Iterator[bytes]], name: str, *, idle
     stop = threading.Event()
 
     def put(item: Any) -> None:
-        while not stop.is_set():
-            try:
-                fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
-            except RuntimeError:  # the loop is closed
-                return
+        try:
+            fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        except RuntimeError:  # the loop is closed
+            return
+        while True:  # the same put until it is done (a retried put could deliver twice)
             try:
                 fut.result(timeout=0.5)
                 return
             except TimeoutError:
-                fut.cancel()
-                continue
+                if stop.is_set():
+                    fut.cancel()
+                    return
             except Exception:  # noqa: BLE001 - cancelled, the loop went away
                 return
 

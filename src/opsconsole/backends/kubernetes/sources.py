@@ -207,7 +207,7 @@ class PodsSource(PaneSource):
 
             exec_call = ActionCall(EXEC, f"Exec in {ns}/{name}?", f"Runs in container {container}:", [f"pod {ns}/{name}"],
                                    run_exec, confirm_label="Run", confirm=False,
-                                   ask_line=f"exec in {name} [{container}]: ", line_default=session.settings.exec_default)
+                                   ask_line=f"exec in {name} ({container}): ", line_default=session.settings.exec_default)
             return exec_call
         if action_id == SHELL.id:
             ns, name, pod = self._pod(item, "shell")
