@@ -132,3 +132,19 @@ def test_pods_of_a_task_instance_match_annotations_or_label_safe_labels():
     assert not runs_task(kpo, {**refs, "airflow.task_id": "eval"})
     assert runs_task(kpo, {"airflow.dag_id": "exp", "airflow.run_id": run})  # a DAG run: all its pods
     assert not runs_task(pod(labels={"app": "web"}), refs) and not runs_task(kpo, {"other.key": "x"})
+
+
+async def test_thread_iter_hands_each_chunk_over_once_even_when_the_loop_is_slow():
+    import time as _time
+
+    from opsconsole.backends.kubernetes.logs import thread_iter
+
+    def produce():
+        for i in range(5):
+            yield f"{i}\n".encode()
+
+    got = []
+    async for item in thread_iter(produce, "test"):
+        got.append(item)
+        _time.sleep(0.7)  # the event loop is blocked longer than the producer waits per put
+    assert got == [f"{i}\n".encode() for i in range(5)]
