@@ -12,7 +12,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); . "$HERE/env.sh"
 mkdir -p "$K8SPEER_BIN"
 t0=$(date +%s)
-need=(); for c in curl:curl openssl:openssl; do command -v "${c%%:*}" >/dev/null || need+=("${c#*:}"); done
+need=(); for c in curl:curl openssl:openssl bc:bc; do command -v "${c%%:*}" >/dev/null || need+=("${c#*:}"); done
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null; nice -n 19 apt-get install -y -qq "${need[@]}" >/dev/null
