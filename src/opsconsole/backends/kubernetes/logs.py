@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from opsconsole.backends.kubernetes.client import KubeClient
 
 _END = object()
+FOLLOW_SILENCE = 300.0
 
 
 IDLE = object()  # yielded by thread_iter when nothing came for `idle` seconds
@@ -176,8 +177,9 @@ class PodLogStream:
     def _follow(self, since: str | None) -> Iterator[bytes]:
         kw = self._args(follow=True, since_seconds=_since_seconds(since) if since else None,
                         tail_lines=None if since else 0)
+        # a follow silent this long is taken as a dead connection: it resumes from the last line
         resp = self.client.open_stream("read_namespaced_pod_log", self.pod, self.namespace,
-                                       read_timeout=3600, **kw)
+                                       read_timeout=FOLLOW_SILENCE, **kw)
         self._response = resp
         try:
             buf = b""

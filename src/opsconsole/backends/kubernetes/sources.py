@@ -78,6 +78,8 @@ class PodsSource(PaneSource):
         watch = await self.session.watch()
         await watch.wait_synced(FIRST_LIST)
         self._seen = watch.version
+        if not self.session.settings.context and self.session.client.context_name:
+            self.title = self.title.replace("current context", self.session.client.context_name, 1)
         if watch.error:
             raise RuntimeError(f"watch: {watch.error} (retrying)")
         pods = watch.snapshot()
