@@ -321,7 +321,7 @@ async def test_search_runs_on_the_host_and_streams_only_matches(peers, make_sess
     assert call.ask_json is not None and call.action.policy == "view"
     detail = await call.run({"pattern": "very last line|nothing-like-this", "ignore_case": False})
     assert "searching" in detail
-    job = call.extra["log"].job
+    job = call.open_log.job
     await until(lambda: job.state.value in ("done", "failed"), "search finished", timeout=120)
     assert job.state.value == "done", job.error
     text = Path(job.path).read_text()
@@ -365,7 +365,7 @@ async def test_run_on_all_hosts_with_output_and_exit_codes(peers, make_session, 
     command = f'echo "hello from port ${{SSH_CONNECTION##* }}"; [ "${{SSH_CONNECTION##* }}" != {s3.port} ]'
     with pytest.raises(RuntimeError, match=r"2 ok, failed: vm3 \(1\)"):
         await call.run({"command": command})
-    log = Path(call.extra["log"].path)
+    log = Path(call.open_log.path)
     text = log.read_text()
     for name, s in (("vm1", s1), ("vm2", s2), ("vm3", s3)):
         assert f"=== {name} (127.0.0.1) exit {1 if name == 'vm3' else 0} in " in text

@@ -21,6 +21,7 @@ profile's data dir, the clock, the kill-switch deadline. See docs/architecture.m
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,11 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action", "ActionCall", "ActionUnavailable", "Backend", "BackendSession", "DESCRIBE", "DRILL", "KillStep",
-    "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunLog", "RunStore", "SessionEnv",
+    "LIVE", "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunLog", "RunStore", "SessionEnv",
 ]
 
 # Pane capabilities, declared by a source (never found with getattr)
 DRILL, DESCRIBE, LOG = "drill", "describe", "log"
+# A source that knows when its items change (a Kubernetes watch): the pane fetches as soon as
+# `changed()` returns, and `interval` is only the fallback.
+LIVE = "live"
 
 
 class LaunchRefused(RuntimeError):
@@ -131,6 +135,16 @@ class PaneSource:
 
     async def fetch(self) -> list[Item]:
         raise NotImplementedError
+
+    async def changed(self) -> None:
+        """Returns once the items changed since the last fetch; only with LIVE (it may also
+        hold back a burst of changes a little, so the pane redraws once for many)."""
+        await asyncio.get_running_loop().create_future()  # never: a polled source
+
+    def related(self, refs: Mapping[str, str]) -> "PaneSource | None":
+        """A level of this source with what belongs to another pane's item, named by its
+        `Item.refs` (the pods of an Airflow task instance); None when nothing here relates."""
+        return None
 
     def drill(self, item: Item) -> "PaneSource | None":
         """enter: the child level (DAG → its runs); only with the DRILL capability."""

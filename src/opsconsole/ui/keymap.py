@@ -58,6 +58,7 @@ KEYS: tuple[Key, ...] = (
     Key("status.next_pane", "tab", "focus_next_pane", "Next pane", "status", show=False),
     Key("status.prev_pane", "shift+tab", "focus_prev_pane", "Prev pane", "status", show=False),
     Key("status.maximise", "z", "toggle_maximise", "Maximise", "status"),
+    Key("status.related", "J", "related", "Related", "status", show=False),
     *(Key(f"status.pane{n}", str(n), f"focus_pane({n})", f"Pane {n}", "status", show=False) for n in range(1, 10)),
     Key("pane.filter", "slash", "filter", "Filter", "pane"),
     Key("pane.sort", "o", "cycle_sort", "Sort", "pane"),

@@ -171,7 +171,7 @@ class AirflowRunsSource(_AirflowSource):
                      cells={"run": r.run_id, "type": r.run_type or "", "started": _fmt(r.start_date),
                             "conf": r.conf_summary},
                      created_at=r.queued_at or r.logical_date, started_at=r.start_date, ended_at=r.end_date,
-                     detail=r.raw)
+                     detail=r.raw, refs={"airflow.dag_id": self.dag, "airflow.run_id": r.run_id})
                 for r in runs]
 
     def drill(self, item: Item) -> "AirflowTasksSource":
@@ -242,7 +242,9 @@ class AirflowTasksSource(_AirflowSource):
             key=ti.key, state=ti.state,
             cells={"task": ti.label if ti.latest else f"  ↳ {ti.label}", "try": ti.try_number,
                    "started": _fmt(ti.start_date), "host": ti.hostname or "", "operator": ti.operator or ""},
-            started_at=ti.start_date, ended_at=ti.end_date if ti.start_date else None, detail=ti.raw)
+            started_at=ti.start_date, ended_at=ti.end_date if ti.start_date else None, detail=ti.raw,
+            refs={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id,
+                  "airflow.try_number": str(ti.try_number), "airflow.map_index": str(ti.map_index)})
 
     def task_instance(self, item: Item) -> AirflowTaskInstance:
         ti = self.objects.get(item.key)

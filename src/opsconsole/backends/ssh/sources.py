@@ -151,7 +151,7 @@ class _HostsLevel(PaneSource):
             if unknown:
                 raise ValueError(f"run on all: no such host {', '.join(map(str, unknown))}")
             path = self.session.env.data_dir / "hosts" / "run-all" / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}.log"
-            call.extra["log"] = _file_log(path, f"run on all: {command}")
+            call.open_log = _file_log(path, f"run on all: {command}")
             results = await run_on_all(self.session, [self.pool.hosts[n] for n in names], command, path)
             failed = [f"{name} ({code})" for name, code in results if code != 0]
             summary = f"{len(results)} host{'s' if len(results) != 1 else ''}: {len(results) - len(failed)} ok"
@@ -510,7 +510,7 @@ class LogFilesSource(_OneHost):
             stream = CommandStream(self.pool, host.name, command, f"{host.name}:{path} /{pattern}/", follow=False,
                                    key=f"hosts/{host.name}/grep/{time.time_ns()}")
             job = await self.session.spool.open(stream)
-            call.extra["log"] = StreamLog(job, f"{host.name} grep {pattern}")
+            call.open_log = StreamLog(job, f"{host.name} grep {pattern}")
             return f"searching {path} on {host.name} for {pattern!r}: matches stream into a log tab"
 
         call = ActionCall(GREP, f"Search {path} on {host.name}?", "rg (or grep -E) runs on the host; only the matching "
