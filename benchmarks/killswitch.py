@@ -6,7 +6,7 @@ Drives the real app (Textual pilot, headless) with a plan of N steps that record
 start, and the headless engine directly. Budget (PRODUCT.md): every step dispatched within
 100 ms of the confirming key, with a healthy or a broken ledger.
 
-    python benchmarks/killswitch.py [--steps 12] [--runs 5]
+    python benchmarks/killswitch.py [--steps 12] [--runs 5] [--no-exchanges]
 """
 
 from __future__ import annotations
@@ -120,6 +120,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-exchanges", action="store_true", help="skip the exchange cancel-all plan")
     args = parser.parse_args()
     fallback = tempfile.mkdtemp()
     os.environ.setdefault("OPSCONSOLE_DATA_DIR", tempfile.mkdtemp())
@@ -139,6 +140,11 @@ def main() -> int:
             misses += verdict == "MISS"
             print(f"{how:<20} {label:<28} {ms(xs)}  {'' if budget is None else '< 100':>6}  {verdict}")
     print("all within budget" if not misses else f"{misses} measure(s) over budget")
+    if not args.no_exchanges:  # a plan with exchange steps: 3 accounts × 20 symbols (killswitch_exchanges.py)
+        import killswitch_exchanges
+
+        print()
+        return killswitch_exchanges.main(["--runs", str(min(args.runs, 3))])
     return 0
 
 

@@ -52,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
     launch.add_argument("--max-runs", type=int, metavar="N",
                         help="allow a sweep of up to N runs (default: the preset's max_runs, else 1000)")
 
+    report = command("report", help="build the execution report of a run (Markdown) without the UI")
+    report.add_argument("run", type=int, help="the run's id in the ledger")
+    report.add_argument("--out", type=Path, help="write the report to this file (default: print it)")
+    report.add_argument("--notes", help="set the report's Notes section to this text first")
+
     tail = command("tail", help="open the log viewer on files (or log URLs a backend serves: s3://, ssh://…)")
     tail.add_argument("paths", nargs="+")
     return parser
@@ -130,7 +135,9 @@ def _main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             return _release(context, args)
         if args.command == "launch":
-            return asyncio.run(_launch(context, args))
+            return asyncio.run(_launch_and_close(context, args))
+        if args.command == "report":
+            return asyncio.run(_report(context, args))
         from opsconsole.app import OpsConsole
 
         # no recovery here: the Runs source settles orphaned runs in a thread on its first
@@ -361,6 +368,7 @@ def _release(context, args) -> int:
         return "released: launches are allowed again"
 
     async def confirm(call) -> bool:
+        await _print_reconciliation(context)
         return args.yes or _confirm(f"Release the HALTED latch of {profile.name} (set by {latch['by']})?", profile.name)
 
     call = ActionCall(RELEASE, "release the HALTED latch", f"set by {latch['by']}: {latch['reason']}", ["halt latch"],
@@ -402,6 +410,55 @@ def _dry_run(preset, kind, values, sweep, max_runs: int | None) -> int:
         lines += [part.text for part in plan.previews(spec)]
         sys.stdout.write("\n".join(lines) + "\n")
     return 1 if failed else 0
+
+
+async def _launch_and_close(context, args) -> int:
+    """A launch, then the post-run balance snapshots of the runs that ended (presets with
+    snapshot_balances), and the backends' clients closed on this event loop."""
+    try:
+        code = await _launch(context, args)
+        if not args.dry_run and not args.no_wait:
+            from opsconsole.services.balances import snapshot_ended_runs
+
+            await snapshot_ended_runs(context)
+        return code
+    finally:
+        await context.aclose()
+
+
+async def _print_reconciliation(context) -> None:
+    """Before a release: what is still open (orders, runs) and balances vs the last snapshot."""
+    from opsconsole.services.reconcile import format_reconciliation, reconciliation
+
+    try:
+        print("reconciliation before release:\n" + format_reconciliation(await reconciliation(context)), flush=True)
+    finally:
+        await context.aclose()
+
+
+async def _report(context, args) -> int:
+    from opsconsole.domain.report import render_markdown
+    from opsconsole.services.report import build_report, export
+
+    try:
+        if context.ledger.get_run(args.run) is None:
+            print(f"no run {args.run} in the ledger of profile {context.profile.name!r}", file=sys.stderr)
+            return 1
+        if args.notes is not None:
+            await asyncio.to_thread(context.ledger.set_report_notes, args.run, args.notes)
+        text = render_markdown(await build_report(context, args.run))
+    finally:
+        await context.aclose()
+    if args.out:
+        try:
+            path = await asyncio.to_thread(export, text, args.out)
+        except OSError as exc:
+            print(f"{args.out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+        print(f"report of run {args.run} written to {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 async def _launch(context, args) -> int:

@@ -93,11 +93,17 @@ def test_syntax_error_has_a_line():
     assert err.value.problems[0].line == 2
 
 
-def test_tables_of_backends_not_landed_yet_are_refused_not_ignored():
-    text = '[profiles.p]\n[[profiles.p.hosts]]\nname = "a"\n[profiles.p.ecs]\ncluster = "c"\n'
+def test_tables_of_backends_not_landed_yet_are_refused_not_ignored(monkeypatch):
+    from opsconsole.backends import registry
+
+    # announced names that no package serves (the real ones land one by one)
+    for name in ("someday", "later"):
+        monkeypatch.setitem(registry.NOT_YET, name, registry.NOT_YET.get("ecs") or
+                            "not supported yet: this backend has not landed (see docs/architecture.md); remove the table")
+    text = '[profiles.p]\n[[profiles.p.someday]]\nname = "a"\n[profiles.p.later]\ncluster = "c"\n'
     with pytest.raises(ConfigError) as err:
         parse_config(text, "c.toml")
-    assert {(p.line, p.key) for p in err.value.problems} == {(2, "profiles.p.hosts"), (4, "profiles.p.ecs")}
+    assert {(p.line, p.key) for p in err.value.problems} == {(2, "profiles.p.someday"), (4, "profiles.p.later")}
     assert all("not supported yet" in p.message for p in err.value.problems)
 
 

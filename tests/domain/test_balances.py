@@ -33,3 +33,21 @@ def test_a_big_log_is_read_at_both_ends_only(tmp_path):
     diff = log_balances(str(path), window=64 * 1024)
     assert diff.pre_quote == 6090.5617341 and diff.post_quote == 6000.5
     assert log_balances(str(tmp_path / "missing.log")).pre is None
+
+
+def test_dicts_printed_line_by_line_with_logger_prefixes_and_interleaved_lines():
+    from opsconsole.domain.balances import parse_balance_lines
+
+    af3 = """2026-11-29T22:51:36.403878Z INFO task.stdout {'BNB': 0.0,
+2026-11-29T22:51:36.404988Z INFO task.stdout  'BTC': 0.0,
+2026-11-29T22:51:36.404322Z INFO airflow.task.operators.PythonOperator Done. Returned value was: None
+2026-11-29T22:51:36.405412Z INFO task.stdout  'USDT': 6090.5617341,
+2026-11-29T22:51:36.405492Z INFO task.stdout  'XRP': 0.0}"""
+    af2 = """[2026-11-29T22:51:36.403+0000] {logging_mixin.py:190} INFO - {'USDT': 1.5,
+[2026-11-29T22:51:36.404+0000] {taskinstance.py:12} WARNING - something else
+[2026-11-29T22:51:36.405+0000] {logging_mixin.py:190} INFO -  'BTC': 2}"""
+    assert parse_balance_lines(af3.splitlines()) == [{"BNB": 0.0, "BTC": 0.0, "USDT": 6090.5617341, "XRP": 0.0}]
+    assert parse_balance_lines(af2.splitlines()) == [{"USDT": 1.5, "BTC": 2.0}]
+    # an unprefixed line that is no entry ends the dict: nothing half-read is returned
+    assert parse_balance_lines(["{'USDT': 1.0,", "Traceback (most recent call last):", " 'BTC': 2}"]) == []
+    assert parse_balance_lines(["{'USDT': 1.0, 'BTC': True}", "{'A': 1e400}", "{'B': 2}"]) == [{"B": 2.0}]

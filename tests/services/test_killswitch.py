@@ -847,15 +847,24 @@ def test_config_refuses_nan_infinite_and_negative_durations(tmp_path: Path, valu
     ("[profiles.p.ecs]\ncluster = \"c\"\n", "ecs"),
     ("[[profiles.p.exchanges]]\nname = \"binance\"\n", "exchanges"),
 ])
-def test_config_refuses_what_is_not_supported_yet(tmp_path: Path, text: str, key: str) -> None:
+def test_config_refuses_what_is_not_supported_yet(tmp_path: Path, text: str, key: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend that is only announced (as ecs and exchanges were before they landed): its
+    table, and a killswitch key that needs it, are refused — never accepted and ignored."""
     from opsconsole.backends import registry
     from opsconsole.config.settings import ConfigError
 
-    if key in registry.names():  # landed meanwhile: its table is accepted, nothing to refuse
-        pytest.fail(f"{key} has landed: update this test")
+    for name in ("ecs", "exchanges"):  # back to "announced, not landed"
+        monkeypatch.delitem(registry._modules, name)
+        monkeypatch.setitem(registry.NOT_YET, name, "not supported yet: this backend has not landed")
     with pytest.raises(ConfigError) as info:
         _config(text, tmp_path)
     assert key in str(info.value) and "not supported yet" in str(info.value)
+
+
+def test_flatten_positions_is_accepted_once_the_exchanges_backend_has_landed(tmp_path: Path) -> None:
+    config = _config("[profiles.p.killswitch]\nflatten_positions = true\n", tmp_path)
+    assert config.profile("p").killswitch.flatten_positions is True
 
 
 def test_every_configured_step_is_in_the_plan_in_phase_order(tmp_path: Path) -> None:

@@ -93,3 +93,32 @@ async def test_pause_stops_polling_until_resumed():
     poller.resume()
     await _until(lambda: len(calls) >= 2)
     task.cancel()
+
+
+async def test_a_live_source_is_fetched_when_it_changed_even_while_backing_off():
+    """A watch-driven source says when its data changed: the pane fetches then, not after its
+    interval (an hour here) nor after the backoff of a failure (the watch reconnected)."""
+    changed = asyncio.Queue()
+    calls = []
+
+    async def fetch():
+        calls.append(len(calls))
+        if len(calls) == 2:
+            raise RuntimeError("watch down")
+        return len(calls)
+
+    async def wait_changed():
+        await changed.get()
+
+    errors = []
+    poller = Poller(fetch, lambda r, s: None, lambda e, s: errors.append(e), interval=3600, changed=wait_changed)
+    task = asyncio.create_task(poller.run())
+    await _until(lambda: len(calls) == 1)
+    await asyncio.sleep(0.05)
+    assert len(calls) == 1  # nothing changed: no fetch
+    changed.put_nowait(1)
+    await _until(lambda: len(calls) == 2 and errors)  # fetched at once; it failed: backing off an hour+
+    changed.put_nowait(1)
+    await _until(lambda: len(calls) == 3)  # the source recovered and said so
+    assert poller.status.failures == 0
+    task.cancel()

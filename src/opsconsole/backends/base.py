@@ -21,13 +21,15 @@ profile's data dir, the clock, the kill-switch deadline. See docs/architecture.m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from opsconsole.domain.actions import Action, ActionCall, ActionUnavailable
+from opsconsole.domain.balances import BalanceSnapshot
 from opsconsole.domain.items import Column, Item
 from opsconsole.domain.kill import KillStep
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec
@@ -40,11 +42,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action", "ActionCall", "ActionUnavailable", "Backend", "BackendSession", "DESCRIBE", "DRILL", "KillStep",
-    "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunStore", "SessionEnv",
+    "LIVE", "LOG", "LaunchRefused", "LaunchTarget", "PaneSource", "Preview", "RunLog", "RunStore", "SessionEnv",
 ]
 
 # Pane capabilities, declared by a source (never found with getattr)
 DRILL, DESCRIBE, LOG = "drill", "describe", "log"
+# A source that knows when its items change (a Kubernetes watch): the pane fetches as soon as
+# `changed()` returns, and `interval` is only the fallback.
+LIVE = "live"
 
 
 class LaunchRefused(RuntimeError):
@@ -82,6 +87,20 @@ class RunStore(Protocol):
 
     def recovery_rows(self, target: str) -> list[dict[str, Any]]: ...
 
+    def add_snapshot(self, snapshot: BalanceSnapshot) -> int: ...
+
+    def last_snapshot(self, account: str) -> BalanceSnapshot | None: ...
+
+
+@dataclass(frozen=True)
+class RunLog:
+    """One part of a ledger run's log, as a local file holding the part's whole text (a local
+    run's log in place; a remote task's log spooled): what balances and reports read."""
+
+    name: str                        # "flatten_account1" (an Airflow task), "run.log"
+    path: Path
+    started_at: datetime | None = None
+
 
 @dataclass
 class SessionEnv:
@@ -116,6 +135,16 @@ class PaneSource:
 
     async def fetch(self) -> list[Item]:
         raise NotImplementedError
+
+    async def changed(self) -> None:
+        """Returns once the items changed since the last fetch; only with LIVE (it may also
+        hold back a burst of changes a little, so the pane redraws once for many)."""
+        await asyncio.get_running_loop().create_future()  # never: a polled source
+
+    def related(self, refs: Mapping[str, str]) -> "PaneSource | None":
+        """A level of this source with what belongs to another pane's item, named by its
+        `Item.refs` (the pods of an Airflow task instance); None when nothing here relates."""
+        return None
 
     def drill(self, item: Item) -> "PaneSource | None":
         """enter: the child level (DAG → its runs); only with the DRILL capability."""
@@ -188,6 +217,24 @@ class BackendSession:
 
     def pending(self) -> list[str]:
         """Work that needs this process alive (queued local runs), for the quit warning."""
+        return []
+
+    async def run_logs(self, run: RunRecord, parts: Sequence[str] = ("*",)) -> list[RunLog] | None:
+        """The logs of ledger run `run` when it is this backend's (None when it is not): one
+        per part whose name matches one of the glob `parts` (a DAG run's task instances), in the
+        order they started. A run with a single log returns it whatever `parts` say. Default:
+        the run's own log file, when the ledger has one."""
+        if run.log_path and Path(run.log_path).is_file():
+            return [RunLog(Path(run.log_path).name, Path(run.log_path), run.started_at)]
+        return None
+
+    async def balance_snapshots(self) -> tuple[list[BalanceSnapshot], list[str]]:
+        """Every account's balances now (exchange accounts), and the problems met per account."""
+        return [], []
+
+    async def reconciliation(self) -> list[tuple[str, str]]:
+        """(section, line) to show before the HALTED latch is released (open orders left,
+        balances against the last snapshot); [] when the backend has nothing to say."""
         return []
 
     async def aclose(self) -> None:

@@ -29,15 +29,22 @@ ENTRY_POINTS = "opsconsole.backends"
 _BUILTIN: dict[str, str] = {
     "local": "opsconsole.backends.local",
     "airflow": "opsconsole.backends.airflow",
+    "ecs": "opsconsole.backends.ecs",
+    "kubernetes": "opsconsole.backends.kubernetes",
+    "yarn": "opsconsole.backends.yarn",
+    "hosts": "opsconsole.backends.ssh",
+    "health": "opsconsole.backends.health",
+    "exchanges": "opsconsole.backends.exchanges",
 }
 # URL schemes served by a backend's open_url (`opsconsole tail s3://…`): scheme → backend name.
-SCHEMES: dict[str, str] = {}
-_ALWAYS = {"local"}  # built-ins enabled without a table (known without importing them)
-# Tables of backends announced by the product but not built yet: refused, never ignored.
-NOT_YET: dict[str, str] = {
-    name: "not supported yet: this backend has not landed (see docs/architecture.md); remove the table"
-    for name in ("ecs", "kubernetes", "yarn", "hosts", "health", "exchanges")
+SCHEMES: dict[str, str] = {
+    "s3": "ecs", "cloudwatch": "ecs",
+    "ssh": "hosts",
 }
+_ALWAYS = {"local"}  # built-ins enabled without a table (known without importing them)
+# Tables of backends announced by the product but not built yet: refused, never ignored
+# (every announced backend has landed; the mechanism stays for the next ones).
+NOT_YET: dict[str, str] = {}
 
 _modules: dict[str, str] = dict(_BUILTIN)
 _loaded: dict[str, "Backend"] = {}

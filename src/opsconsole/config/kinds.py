@@ -95,7 +95,10 @@ def parse_kind(text: str, source: str) -> RunKind:
             if ref is not None and ref not in names:
                 bad((*path, "derive", key), f"no parameter {ref!r} in this kind")
     doc.raise_if_any()
+    balances = raw.get("balances", {})
     return RunKind(name=name, program=tuple(program), params=tuple(params),
+                   balance_logs=tuple(balances.get("logs", ("*flatten_account*",))),
+                   balance_quote=balances.get("quote", "USDT"), balance_account=balances.get("account", "run log"),
                    description=raw.get("description", ""),
                    conf_command_key=(conf or {}).get("command_key"),
                    conf_params=(conf or {}).get("params", True), source=source)

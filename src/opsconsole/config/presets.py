@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 import tomlkit
 
-from opsconsole.config.schema import AnyValue, List, MapOf, Num, Spec, Str, Table
+from opsconsole.config.schema import AnyValue, Bool, List, MapOf, Num, Spec, Str, Table
 from opsconsole.config.settings import backend_tables
 from opsconsole.config.toml_lines import CheckedToml, FileProblems, read_toml_file
 from opsconsole.domain.kinds import RunKind
@@ -33,6 +33,7 @@ _PRESET_KEYS: dict[str, Spec] = {
     "kind": Str(), "target": Str(), "description": Str(nonempty=False),
     "values": MapOf(AnyValue()), "sweep": MapOf(List(AnyValue())),
     "max_runs": Num(integer=True, min=1),  # raises the cap on a sweep's runs (domain/sweeps.py MAX_RUNS)
+    "snapshot_balances": Bool(),  # snapshot the profile's exchange accounts before the launch (pre) and after
 }
 
 
@@ -62,6 +63,7 @@ class Preset:
     # the launch targets' own tables, by backend name: {"<backend>": {...}}
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     max_runs: int | None = None  # the sweep cap, raised for this preset
+    snapshot_balances: bool = False
 
     def table(self, name: str) -> dict[str, Any]:
         """A target's table of this preset ({} when it has none)."""
@@ -114,7 +116,8 @@ def parse_preset(text: str, path: Path, kinds: dict[str, RunKind]) -> Preset:
     return Preset(name=path.stem, path=path, kind=kind_name, target=target,
                   description=raw.get("description", ""), values=dict(values), sweep=dict(sweep),
                   tables={k: dict(v) for k, v in raw.items() if k not in _PRESET_KEYS and isinstance(v, dict)},
-                  max_runs=raw.get("max_runs"))
+                  max_runs=raw.get("max_runs"),
+                  snapshot_balances=raw.get("snapshot_balances", False))
 
 
 def discover_presets(dirs: Iterable[Path], kinds: dict[str, RunKind]) -> tuple[list[Preset], list[Problem]]:

@@ -166,6 +166,22 @@ class MapOf(Spec):
 
 
 @dataclass
+class HealthRule(Spec):
+    """A health rule over Prometheus metrics ("risk_circuit_breaker_active == 0"; domain/health.py)."""
+
+    def check(self, value, path):
+        from opsconsole.domain.health import parse_rule
+
+        if not isinstance(value, str):
+            yield path, f"expected a rule string like 'risk_circuit_breaker_active == 0', got {value!r}"
+            return
+        try:
+            parse_rule(value)
+        except ValueError as exc:
+            yield path, str(exc)
+
+
+@dataclass
 class AnyValue(Spec):
     """Any TOML value (checked elsewhere, e.g. against a parameter's type)."""
 

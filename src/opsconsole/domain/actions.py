@@ -56,7 +56,18 @@ class ActionCall:
     # a narrower class for this call (pausing is a change; the declared "pause/unpause" is a launch)
     policy_override: str | None = None
     label: str | None = None  # what the refusal and the audit call it ("unpause"); the action's id otherwise
+    # "terminal": True makes run(value) receive an async terminal(argv) -> exit code (app suspended),
+    # so the call's own outcome (and audit) is how the session ended (ssh into a host)
     extra: dict[str, Any] = field(default_factory=dict)
+    # A one-line input asked before the confirmation (`ask_line` is its prompt, `line_default`
+    # the text it starts with): `run` gets the typed line as its value ("command to exec").
+    ask_line: str | None = None
+    line_default: str = ""
+    # Set by `run`: a log reference (logs.ref.LogRef: an exec's output, run-on-all) opened in a
+    # log tab after the outcome, even a failed one; an interactive command run in the operator's
+    # terminal with the app suspended once the action succeeded (a shell in a pod).
+    open_log: Any = None
+    interactive: "Interactive | None" = None
 
     @property
     def policy(self) -> str:
@@ -65,6 +76,16 @@ class ActionCall:
     @property
     def name(self) -> str:
         return self.label or self.action.label.lower()
+
+
+@dataclass(frozen=True)
+class Interactive:
+    """A command that needs the operator's terminal: the UI suspends itself, runs `argv` with
+    `env` added to its environment, waits for it to exit and comes back (like `ssh`)."""
+
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    title: str = ""
 
 
 @dataclass(frozen=True)

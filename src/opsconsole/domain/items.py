@@ -30,6 +30,10 @@ class Item:
     ended_at: datetime | None = None
     log_path: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # What this item is, in names other backends understand ("airflow.dag_id", "airflow.run_id",
+    # "airflow.task_id", "airflow.try_number", "airflow.map_index"): another pane may show
+    # what is related to it (the pods of a task instance) — see PaneSource.related.
+    refs: dict[str, str] = field(default_factory=dict)
 
 
 def human_bytes(size: float) -> str:

@@ -32,6 +32,11 @@ class RunKind:
     conf_command_key: str | None = None   # also send the shell line in the conf under this key
     conf_params: bool = True              # send each parameter in the conf
     source: str = ""
+    # which parts of a run's log hold its balance dicts (glob patterns over task names: seed
+    # 000's flatten_account1/2 tasks), the quote currency they are read in, the account named
+    balance_logs: tuple[str, ...] = ("*flatten_account*",)
+    balance_quote: str = "USDT"
+    balance_account: str = "run log"
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -35,6 +35,8 @@ class RangeReader(Protocol):
 
     An optional ``complete`` attribute (True for an immutable object such as an S3 object)
     stops the viewer from polling it for growth; an optional ``close()`` is called at the end.
+    An optional ``rotations`` counter (a remote file the reader saw replaced by rotation, and
+    reopened) makes the next check report ROTATED.
     """
 
     name: str
@@ -84,6 +86,7 @@ class RangedSource:
         self._bytes = self._requests = self._hits = self._misses = self._checks = 0
         self._ahead: ThreadPoolExecutor | None = None
         self._closed = False
+        self._rotations = getattr(reader, "rotations", 0)
 
     # -- Source -----------------------------------------------------------------------
 
@@ -148,6 +151,11 @@ class RangedSource:
         except FileNotFoundError:
             return SourceCheck(Change.GONE, old)
         self._size = new
+        rotations = getattr(self.reader, "rotations", 0)
+        if rotations != self._rotations:  # the reader reopened the name on another file
+            self._rotations = rotations
+            self._drop(0)
+            return SourceCheck(Change.ROTATED, new)
         if new < old:
             self._drop(0)
             return SourceCheck(Change.TRUNCATED, new)

@@ -108,7 +108,23 @@ async def launch(context: "Context", plan: LaunchPlan) -> list[RunRecord]:
         raise LaunchRefused(f"preset {plan.preset.name!r} launches on {plan.preset.target!r}, which profile "
                             f"{context.profile.name!r} does not configure ([profiles.{context.profile.name}."
                             f"{plan.preset.target}])")
-    return await target.launch(plan.preset, plan.specs)
+    if not plan.preset.snapshot_balances:
+        return await target.launch(plan.preset, plan.specs)
+    from opsconsole.domain.balances import PRE
+    from opsconsole.services.balances import snapshot_accounts
+
+    taken = await _take(context)
+    records = await target.launch(plan.preset, plan.specs)
+    await snapshot_accounts(context, role=PRE, run_ids=[r.id for r in records], taken=taken)
+    return records
+
+
+async def _take(context: "Context") -> list:
+    """Every account's balances now (before the launch); accounts down are skipped."""
+    import asyncio
+
+    answers = await asyncio.gather(*(s.balance_snapshots() for s in context.sessions), return_exceptions=True)
+    return [snap for a in answers if not isinstance(a, BaseException) for snap in a[0]]
 
 
 async def precheck(context: "Context", plan: LaunchPlan) -> str | None:

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from opsconsole.domain.balances import AssetBalance, BalanceSnapshot
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec, utcnow
 from opsconsole.domain.states import State, normalize_state
 from opsconsole.services import halt
@@ -128,8 +129,43 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE UNIQUE INDEX kill_audit_uid ON kill_audit(uid) WHERE uid IS NOT NULL")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Balances and reports: exchange / run-log balance snapshots, and every run's execution
+    report (its Markdown, as last built, and the operator's notes)."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS balance_snapshots (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            account TEXT NOT NULL,
+            taken_at TEXT NOT NULL,
+            quote TEXT NOT NULL,
+            quote_total REAL,
+            assets TEXT NOT NULL DEFAULT '{}',
+            source TEXT NOT NULL,
+            role TEXT NOT NULL,
+            run_id INTEGER,
+            unpriced TEXT NOT NULL DEFAULT '[]',
+            detail TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS balance_snapshots_account ON balance_snapshots(account, taken_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS balance_snapshots_run ON balance_snapshots(run_id, role)")
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS run_reports (
+            run_id INTEGER PRIMARY KEY,
+            built_at TEXT NOT NULL,
+            markdown TEXT NOT NULL,
+            notes TEXT NOT NULL DEFAULT '',
+            fields TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+
+
 # Append only: never edit a released migration, add the next one.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -582,3 +618,87 @@ class Ledger:
             (target,),
         )
         return [dict(r) for r in rows]
+
+    # -- balance snapshots and run reports ----------------------------------------------------
+
+    def add_snapshot(self, snapshot: BalanceSnapshot) -> int:
+        """Keep a balance snapshot; returns its id."""
+        cur = self._write(_INSERT_SNAPSHOT, _snapshot_values(snapshot, snapshot.run_id))
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def replace_run_snapshots(self, run_id: int, source: str, snapshots: Iterable[BalanceSnapshot]) -> None:
+        """The run's snapshots of one source replaced by `snapshots` (a run's log read again)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM balance_snapshots WHERE run_id = ? AND source = ?", (run_id, source))
+                for snap in snapshots:
+                    self._db.execute(_INSERT_SNAPSHOT, _snapshot_values(snap, run_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def list_snapshots(self, account: str | None = None, run_id: int | None = None,
+                       limit: int = 5000) -> list[BalanceSnapshot]:
+        """Snapshots oldest first (of one account, or one run)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        sql = "SELECT * FROM balance_snapshots" + (" WHERE " + " AND ".join(where) if where else "")
+        sql = f"SELECT * FROM ({sql} ORDER BY taken_at DESC, id DESC LIMIT ?) ORDER BY taken_at, id"
+        params.append(int(limit))
+        return [_snapshot(r) for r in self._query(sql, params)]
+
+    def last_snapshot(self, account: str) -> BalanceSnapshot | None:
+        rows = self._query("SELECT * FROM balance_snapshots WHERE account = ? AND source = 'exchange' "
+                           "ORDER BY taken_at DESC, id DESC LIMIT 1", (account,))
+        return _snapshot(rows[0]) if rows else None
+
+    def save_report(self, run_id: int, markdown: str, fields: dict[str, Any]) -> None:
+        """Store the report built for a run (its notes, edited apart, are kept)."""
+        self._write(
+            "INSERT INTO run_reports (run_id, built_at, markdown, fields) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(run_id) DO UPDATE SET built_at = excluded.built_at, markdown = excluded.markdown, "
+            "fields = excluded.fields",
+            (run_id, _ts(utcnow()), markdown, json.dumps(fields, sort_keys=True, default=str)),
+        )
+
+    def set_report_notes(self, run_id: int, notes: str) -> None:
+        self._write(
+            "INSERT INTO run_reports (run_id, built_at, markdown, notes) VALUES (?, ?, '', ?) "
+            "ON CONFLICT(run_id) DO UPDATE SET notes = excluded.notes",
+            (run_id, _ts(utcnow()), notes),
+        )
+
+    def get_report(self, run_id: int) -> dict[str, Any] | None:
+        rows = self._query("SELECT * FROM run_reports WHERE run_id = ?", (run_id,))
+        if not rows:
+            return None
+        d = dict(rows[0])
+        d["fields"] = json.loads(d["fields"] or "{}")
+        return d
+
+
+_INSERT_SNAPSHOT = ("INSERT INTO balance_snapshots (account, taken_at, quote, quote_total, assets, source, role, "
+                    "run_id, unpriced, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+
+def _snapshot_values(snap: BalanceSnapshot, run_id: int | None) -> tuple[Any, ...]:
+    assets = {k: [v.free, v.used, v.total] for k, v in snap.assets.items()}
+    return (snap.account, _ts(snap.taken_at), snap.quote, snap.quote_total, json.dumps(assets, sort_keys=True),
+            snap.source, snap.role, run_id, json.dumps(list(snap.unpriced)), snap.detail)
+
+
+def _snapshot(row: sqlite3.Row) -> BalanceSnapshot:
+    assets = {k: AssetBalance(*v) for k, v in json.loads(row["assets"] or "{}").items()}
+    return BalanceSnapshot(
+        account=row["account"], taken_at=_parse_ts(row["taken_at"]),  # type: ignore[arg-type]
+        quote=row["quote"], assets=assets, quote_total=row["quote_total"], source=row["source"], role=row["role"],
+        run_id=row["run_id"], unpriced=tuple(json.loads(row["unpriced"] or "[]")), id=row["id"],
+        detail=row["detail"] or "")

@@ -35,6 +35,9 @@ class Poller(Generic[T]):
     interval: float = 2.0
     max_backoff: float = 60.0
     status: PollStatus = field(default_factory=PollStatus)
+    # A live source's "my data changed" (e.g. a watch event, or its watch reconnected): fetch
+    # now rather than at the end of the interval or of the backoff.
+    changed: Callable[[], Awaitable[None]] | None = None
     _resume: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _generation: int = field(default=0, init=False)
@@ -94,7 +97,19 @@ class Poller(Generic[T]):
                 self.status.last_ok = time.time()
                 self.status.next_delay = self.delay()
                 self.on_result(result, self.status)
+            await self._wait(self.status.next_delay)
+
+    async def _wait(self, delay: float) -> None:
+        """Until the next poll is due: `delay` passed, a poke, or the source changed."""
+        if self.changed is None:
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.status.next_delay)
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except asyncio.TimeoutError:
                 pass
+            return
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(self.changed())]
+        try:
+            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()

@@ -93,7 +93,19 @@ class ActionPath:
                 import json
 
                 call.body = f"{call.body}\n{json.dumps(value, indent=2)}"
+        elif reason is None and call.ask_line is not None:
+            from opsconsole.ui.screens.line_prompt import LinePrompt
+
+            value = await self.push_screen_wait(LinePrompt(call.ask_line, call.line_default))
+            if not value:
+                self.notify(f"{call.title.rstrip('?')}: cancelled", markup=False)
+                return None
+            call.body = f"{call.body}\n{value}"
+        if call.extra.get("terminal"):
+            value = self._run_in_terminal  # the call runs an interactive program (ssh) itself
         outcome = await runner.run(call, confirm=self._confirm_call, value=value)
+        if call.open_log is not None:  # the call's output as a log tab (an exec, run on all hosts), even failed
+            self.open_log(call.open_log, title=getattr(call.open_log, "title", None))
         if outcome.outcome == "refused":
             self._refused(outcome.detail)
         elif outcome.outcome == "cancelled":
@@ -102,6 +114,8 @@ class ActionPath:
             self.notify(outcome.detail, title=f"{call.name} failed", severity="error", timeout=10, markup=False)
         else:
             self.notify(outcome.detail, title=call.name, markup=False)
+            if call.interactive is not None:
+                self.run_interactive(call.interactive)
         for pane in self.screen.query("SourcePane"):
             pane.refresh_now()
         then = call.extra.get("then")
@@ -114,6 +128,39 @@ class ActionPath:
                 if follow is not None:
                     await self.run_action_call(follow)
         return outcome
+
+    async def _run_in_terminal(self, argv: list[str], env: dict[str, str] | None = None) -> int:
+        """Run an interactive program (ssh into a host, a shell in a pod) on the console's
+        terminal: the app is suspended meanwhile and redrawn after. Returns its exit code."""
+        import os
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        try:
+            with self.suspend():
+                try:
+                    return subprocess.call(argv, env={**os.environ, **env} if env else None)
+                except OSError as exc:
+                    print(f"opsconsole: cannot run {argv[0]}: {exc}")
+                    return 127
+        except SuspendNotSupported:
+            raise RuntimeError("this terminal cannot be handed over (the console cannot suspend here)") from None
+
+    def run_interactive(self, command) -> None:
+        """An action's interactive command set by its run (a shell in a pod): run on the
+        operator's terminal once the action succeeded; how it ended is shown."""
+        async def go() -> None:
+            title = command.title or command.argv[0]
+            try:
+                code = await self._run_in_terminal(list(command.argv), command.env)
+            except Exception as exc:  # noqa: BLE001 - no terminal to hand over (tests, a headless run)
+                self.notify(f"{title}: {type(exc).__name__}: {exc}", severity="error", markup=False)
+                return
+            self.notify(f"{title}: exited with {code}", markup=False,
+                        severity="information" if code == 0 else "warning")
+
+        self.run_worker(go(), group="interactive", exit_on_error=False)
 
     async def _open_matching_preset(self, call) -> bool:
         """A preset that launches what the call would (e.g. the DAG to trigger) opens the typed

@@ -58,6 +58,7 @@ KEYS: tuple[Key, ...] = (
     Key("status.next_pane", "tab", "focus_next_pane", "Next pane", "status", show=False),
     Key("status.prev_pane", "shift+tab", "focus_prev_pane", "Prev pane", "status", show=False),
     Key("status.maximise", "z", "toggle_maximise", "Maximise", "status"),
+    Key("status.related", "J", "related", "Related", "status", show=False),
     *(Key(f"status.pane{n}", str(n), f"focus_pane({n})", f"Pane {n}", "status", show=False) for n in range(1, 10)),
     Key("pane.filter", "slash", "filter", "Filter", "pane"),
     Key("pane.sort", "o", "cycle_sort", "Sort", "pane"),
@@ -135,6 +136,19 @@ KEYS: tuple[Key, ...] = (
     Key("confirm.cancel", "escape", "cancel", "Cancel", "confirm"),
     Key("describe.close", "escape,q,d", "dismiss", "Close", "describe"),
     Key("compare.close", "escape,q", "dismiss", "Close", "compare"),
+    # Balances: runs' P&L, snapshot history, chart; the execution report and its notes
+    Key("balances.detail", "enter", "detail", "Assets", "balances"),
+    Key("balances.report", "e", "report", "Report", "balances"),
+    Key("balances.runs", "1", "view('runs')", "Runs", "balances"),
+    Key("balances.history", "2", "view('history')", "History", "balances"),
+    Key("balances.chart", "3", "view('chart')", "Chart", "balances"),
+    Key("balances.refresh", "ctrl+r", "refresh_balances", "Refresh", "balances", show=False),
+    Key("report.notes", "e", "edit_notes", "Edit notes", "report"),
+    Key("report.export", "x", "export", "Export", "report"),
+    Key("report.close", "escape", "dismiss", "Close", "report"),
+    Key("notes.save", "ctrl+s", "save", "Save", "notes", priority=True),
+    Key("notes.cancel", "escape", "cancel", "Cancel", "notes", priority=True),
+    Key("assets.close", "escape,q,enter", "dismiss", "Close", "assets"),
 )
 
 # Scopes whose keys are live together with a scope besides its own and "global" (see above).

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from opsconsole.backends.airflow.remote_logs import SCHEMA as REMOTE_LOGS_SCHEMA
 from opsconsole.backends.base import Backend, BackendSession, Preview, SessionEnv
 from opsconsole.config.schema import Bool, List, Num, Str, Table, Url
 from opsconsole.domain import policy
@@ -32,6 +33,7 @@ SCHEMA = Table({
     "verify_tls": Bool(),
     "timeout": Num(min=0.1, max=600),
     "poll_interval": Num(min=0.5, max=3600),
+    "remote_logs": REMOTE_LOGS_SCHEMA,
 }, required=("url",))
 PRESET_SCHEMA = Table({"dag_id": Str(), "run_id_prefix": Str()})
 
@@ -55,7 +57,15 @@ class AirflowBackend(Backend):
     def settings(self, table: Any) -> "AirflowSettings":
         from opsconsole.backends.airflow.client import AirflowSettings
 
-        return AirflowSettings.from_profile(table or {})
+        settings = AirflowSettings.from_profile(table or {})
+        if table and table.get("remote_logs"):  # finished task logs from S3/CloudWatch (remote_logs.py)
+            import dataclasses
+
+            from opsconsole.backends.airflow.remote_logs import RemoteLogs
+
+            remote = RemoteLogs.from_table(table["remote_logs"], settings.timeout)
+            settings = dataclasses.replace(settings, remote_logs=remote)
+        return settings
 
     def open(self, env: SessionEnv) -> "AirflowSession":
         return AirflowSession(self, env)
@@ -119,6 +129,11 @@ class AirflowSession(BackendSession):
         from opsconsole.backends.airflow.kill import airflow_kill_step
 
         return [airflow_kill_step(self.settings, self.env.kill_deadline)]
+
+    async def run_logs(self, run: Any, parts: Any = ("*",)) -> Any:
+        from opsconsole.backends.airflow.runlogs import airflow_run_logs
+
+        return await airflow_run_logs(self, run, parts)
 
     async def sync(self) -> list[str]:
         from opsconsole.backends.airflow.target import sync_airflow_runs

@@ -134,6 +134,7 @@ class AirflowSettings:
     poll_interval: float = 5.0
     username_env: str | None = None
     password_env: str | None = None
+    remote_logs: Any = None  # remote_logs.RemoteLogs: finished task logs read from S3/CloudWatch
 
     @classmethod
     def from_profile(cls, table: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> "AirflowSettings":

@@ -176,7 +176,7 @@ class AirflowRunsSource(_AirflowSource):
                      cells={"run": r.run_id, "type": r.run_type or "", "started": _fmt(r.start_date),
                             "conf": r.conf_summary},
                      created_at=r.queued_at or r.logical_date, started_at=r.start_date, ended_at=r.end_date,
-                     detail=r.raw)
+                     detail=r.raw, refs={"airflow.dag_id": self.dag, "airflow.run_id": r.run_id})
                 for r in runs]
 
     def drill(self, item: Item) -> "AirflowTasksSource":
@@ -263,7 +263,9 @@ class AirflowTasksSource(_AirflowSource):
                    # Airflow's "no status" (not scheduled yet) is not queued: say so
                    "state": "no status" if ti.raw_state in (None, "", "none", "no_status") else "",
                    "started": _fmt(ti.start_date), "host": ti.hostname or "", "operator": ti.operator or ""},
-            started_at=ti.start_date, ended_at=ti.end_date if ti.start_date else None, detail=ti.raw)
+            started_at=ti.start_date, ended_at=ti.end_date if ti.start_date else None, detail=ti.raw,
+            refs={"airflow.dag_id": ti.dag_id, "airflow.run_id": ti.run_id, "airflow.task_id": ti.task_id,
+                  "airflow.try_number": str(ti.try_number), "airflow.map_index": str(ti.map_index)})
 
     def task_instance(self, item: Item) -> AirflowTaskInstance:
         ti = self.objects.get(item.key)
@@ -284,6 +286,13 @@ class AirflowTasksSource(_AirflowSource):
         preparing, then the lines as they arrive)."""
         from opsconsole.logs.ref import StreamLog
 
+        ti = self.task_instance(item)
+        if self.session.settings.remote_logs is not None and not (ti.latest and ti.state.active) and ti.try_number > 0:
+            from opsconsole.backends.airflow.remote_logs import open_remote_log
+
+            remote = await open_remote_log(self.session, ti, ti.try_number)  # None: not there, use the API
+            if remote is not None:
+                return remote
         job = await self.start_log(item)
         ti = self.task_instance(item)  # the task and run first: tabs of two runs differ where they start
         return StreamLog(job, f"{ti.label} #{ti.try_number} {self.run_id} {self.dag}")

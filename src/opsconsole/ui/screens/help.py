@@ -16,7 +16,8 @@ SCOPES = {"global": "Everywhere", "status": "Status", "pane": "Tables (Status, R
           "launch": "Launch", "runs": "Runs", "killswitch": "Kill-switch (armed)",
           "killresults": "Kill-switch results", "json_input": "JSON input", "logview": "Log viewer",
           "line_prompt": "Log viewer prompt", "whole_line": "Whole line", "tail": "opsconsole tail",
-          "help": "This help", "confirm": "Confirmation", "describe": "Describe", "compare": "Compare runs"}
+          "help": "This help", "confirm": "Confirmation", "describe": "Describe", "compare": "Compare runs",
+          "balances": "Balances", "report": "Execution report", "notes": "Report notes", "assets": "Assets"}
 
 
 class HelpScreen(ModalScreen[None]):

@@ -94,6 +94,26 @@ class StatusScreen(OpsScreen):
         idx = panes.index(current) if current in panes else -1
         self.action_focus_pane((idx + delta) % len(panes) + 1)
 
+    def action_related(self) -> None:
+        """Jump from the selected item to what another pane has about it (an Airflow task
+        instance → its pods): that pane drills into the related level (escape goes back)."""
+        pane = self._focused_pane()
+        item = pane.selected if pane is not None else None
+        if item is None or not item.refs:
+            self.notify("related: select an item another pane knows (a DAG run, a task instance)",
+                        severity="warning", markup=False)
+            return
+        for other in self.panes:
+            if other is pane:
+                continue
+            root = other.stack[0] if other.stack else other.source
+            level = root.related(item.refs)
+            if level is not None:
+                other.switch_source(level, push=True)  # escape goes back
+                other.table.focus()
+                return
+        self.notify(f"related: no pane has anything about {item.key}", severity="warning", markup=False)
+
     def action_focus_next_pane(self) -> None:
         self._step_pane(+1)
 

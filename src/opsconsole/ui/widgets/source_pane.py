@@ -3,6 +3,7 @@ and durations ticking, a stale marker when the source can't be reached."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Callable
 
@@ -14,6 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from opsconsole.backends.base import DESCRIBE, DRILL, LOG, PaneSource
+from opsconsole.backends.base import LIVE as LIVE_SOURCE
 from opsconsole.domain.actions import ActionUnavailable
 from opsconsole.domain.items import Item, human_seconds
 from opsconsole.domain.states import state_style
@@ -80,7 +82,8 @@ class SourcePane(Vertical):
         self.status = PollStatus()
         self._select_next: str | None = None
         self.marked: list[str] = []  # keys marked by the screen (Runs: two to compare), shown "●"
-        self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval)
+        self.poller = Poller(self._fetch, self._on_result, self._on_error, interval=source.interval,
+                             changed=self._changed)
 
     def compose(self) -> ComposeResult:
         yield Static(self._title(), classes="pane-title")
@@ -121,6 +124,14 @@ class SourcePane(Vertical):
     async def _fetch(self) -> tuple[PaneSource, list[Item]]:
         source = self.source
         return source, await source.fetch()
+
+    async def _changed(self) -> None:
+        """A live source (a watch) says when to fetch; a polled one never does."""
+        source = self.source
+        if LIVE_SOURCE in source.capabilities:
+            await source.changed()
+        else:
+            await asyncio.get_running_loop().create_future()
 
     def _on_result(self, result: tuple[PaneSource, list[Item]], status: PollStatus) -> None:
         source, items = result
@@ -214,10 +225,18 @@ class SourcePane(Vertical):
         keys = self._column_keys
         old_keys = [it.key for it in self._shown]
         if old_keys == [it.key for it in shown]:
-            for old, new in zip(self._shown, shown):
+            # 2,000 rows stay cheap: an unchanged item (the same object) costs nothing, and the
+            # ticking cells (age, duration) are redrawn only for the rows in view
+            view = self._in_view()
+            for idx, (old, new) in enumerate(zip(self._shown, shown)):
+                seen = idx in view
+                if old is new and not seen:
+                    continue
                 for key in keys:
+                    if old is new and key not in LIVE:
+                        continue
                     value = self._cell(new, key)
-                    if key in LIVE or value != self._cell(old, key):
+                    if (key in LIVE and seen) or value != self._cell(old, key):
                         table.update_cell(new.key, key, value)
         else:
             cursor_key = self._shown[table.cursor_row].key if self._shown and 0 <= table.cursor_row < len(self._shown) else None
@@ -244,9 +263,16 @@ class SourcePane(Vertical):
             self._announced = seen
             self.post_message(self.Highlighted(self, item))
 
+    def _in_view(self) -> range:
+        """Indexes of the rows on screen (and a few around them)."""
+        table = self.table
+        top = int(table.scroll_y)
+        return range(max(0, top - 2), top + table.size.height + 2)
+
     def _tick(self) -> None:
         table = self.table
-        for it in self._shown:
+        view = self._in_view()  # rows scrolled into view get theirs at the next tick
+        for it in self._shown[view.start:view.stop]:
             if it.state.active or it.ended_at is None:
                 for key in LIVE:
                     if key in self._column_keys:
@@ -287,6 +313,7 @@ class SourcePane(Vertical):
         self.poller.reset(interval=source.interval)
         self.status = self.poller.status
         self.table.focus()
+        self.refresh_bindings()  # the footer shows the actions this level offers
 
     def action_back(self) -> None:
         if self.filter_text or self.has_class("filtering"):
