@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from textual.widgets import Static
+
 from opsconsole.domain.kill import KillObject, KillStep, StepLog
 from opsconsole.services import killplan
 from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
@@ -113,3 +115,22 @@ async def test_an_interrupted_kill_is_said_on_start_and_offered_again(make_app, 
         assert [m["kill_id"] for m in app.screen.report.interrupted] == ["k-dead"]
         await pilot.press("escape")
         await _wait(pilot, lambda: "KILL INTERRUPTED" not in app.kill_notice)
+
+
+async def test_release_shows_the_reconciliation_before_the_operator_confirms(make_app):
+    """After a kill, the release dialog lists what is still open (runs still alive, and each
+    backend's open orders and balances) before the operator confirms; cancelling keeps HALTED."""
+    from opsconsole.ui.screens.confirm import ConfirmScreen
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        app.context.ledger.set_halt("test kill", "tester")
+        app.refresh_halt()
+        app.release_latch()
+        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        body = "\n".join(str(s.render()) for s in app.screen.query(Static))
+        assert "runs still alive:" in body and "none" in body
+        await pilot.press("escape")
+        await _wait(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        assert app.context.ledger.halt_latch() is not None  # cancelled: still HALTED

@@ -245,6 +245,18 @@ class ActionPath:
                 self.notify("not halted: nothing to release")
                 return
             ks = self.context.killswitch()
+            # what is still open (orders, runs) and balances vs the last snapshot, in view
+            # before the operator confirms
+            from opsconsole.services.reconcile import format_reconciliation, reconciliation
+
+            self.notify("reconciling before the release…", title="release", timeout=3)
+            try:
+                recon = format_reconciliation(await reconciliation(self.context))
+            except Exception as exc:  # noqa: BLE001 - shown, and the operator decides
+                recon = f"reconciliation failed: {type(exc).__name__}: {exc}"
+            lines = recon.splitlines()
+            if len(lines) > 24:
+                lines = lines[:24] + [f"… and {len(lines) - 24} more lines (opsconsole release prints them all)"]
 
             async def run(_) -> str:
                 await asyncio.to_thread(ks.release, self.who)
@@ -253,7 +265,8 @@ class ActionPath:
             await self.run_action_call(ActionCall(
                 RELEASE, "Release the HALTED latch?",
                 f"Set {latch.set_at:%Y-%m-%d %H:%M:%S} UTC by {latch.by}: {latch.reason}.\n"
-                "Launches will be allowed again.", ["halt latch"], run, confirm_label="Release", label="release"))
+                "Launches will be allowed again.\n\n" + "\n".join(lines), ["halt latch"], run,
+                confirm_label="Release", label="release"))
             self.refresh_halt()
 
         self.run_worker(_release(), group="release")
