@@ -12,6 +12,15 @@ from ui_helpers import FIXED
 CONFIG = '[profiles.preprod]\nenvironment = "PREPROD"\n'
 
 
+@pytest.fixture(autouse=True)
+def _same_python_everywhere(monkeypatch):
+    """Previews show the command line, whose `{python}` is this interpreter's path: pinned, so
+    a snapshot looks the same in a venv, pyenv or CI."""
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/usr/bin/python3")
+
+
 def _app(tmp_path) -> OpsConsole:
     config = parse_config(CONFIG, str(tmp_path / "config.toml"))
     ctx = Context.create(config, "preprod", data_dir=tmp_path / "data")
