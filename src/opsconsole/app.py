@@ -8,23 +8,24 @@ import getpass
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from opsconsole.domain import policy
-from opsconsole.services.context import Context
 from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
-from opsconsole.ui.screens.confirm import ConfirmScreen
-from opsconsole.ui.screens.help import HelpScreen
 from opsconsole.ui.safe import CrashReporting, SafeNotify, palette_text
-from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
-# Screens other than Status are imported when first shown: the first frame stays fast.
+if TYPE_CHECKING:
+    from opsconsole.services.context import Context
+    from opsconsole.ui.screens.killswitch import KillResultsScreen
+
+# Screens other than Status (and dialogs: help, confirm, the kill-switch's) are imported when
+# first shown: the first frame stays fast (tests/ui/test_startup.py checks).
 DIALOG_WAIT = 10.0  # seconds keys are held back at most while a dialog is on its way
 SCREENS_BY_NAME = {"status": "status.StatusScreen", "logs": "logs.LogsScreen", "launch": "launch.LaunchScreen",
                    "runs": "runs.RunsScreen", "balances": "balances.BalancesScreen"}
@@ -125,8 +126,9 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         for error in errors:
             self.notify(error, title="theme", severity="warning", markup=False)
         self.switch_mode("status")
-        self.refresh_halt()
-        # another process (`opsconsole kill`, a colleague's console) may set or release the latch
+        # the latch (it opens the ledger in a thread) is read once the first frame is drawn, then
+        # every 2 s: another process (`opsconsole kill`, a colleague's console) may set or release it
+        self.call_after_refresh(self.refresh_halt)
         self.set_interval(2.0, self.refresh_halt)
 
     def refresh_halt(self) -> None:
@@ -173,6 +175,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         note = (f"The kill {marker.get('kill_id')} fired at {marker.get('started_at')} by {marker.get('by')} was "
                 f"INTERRUPTED (its process died mid-kill): its steps may not have run. Fire the plan again?")
         self.notify(note, title="KILL-SWITCH", severity="error", timeout=30, markup=False)
+        from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
+
         if isinstance(self.screen, (KillSwitchModal, KillResultsScreen)):
             return
         self.action_arm_killswitch(notice=note)
@@ -213,6 +217,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
                          "they keep running and are picked up next time.")
         else:
             parts.append("Runs already started keep running.")
+        from opsconsole.ui.screens.confirm import ConfirmScreen
+
         title = "Quit with runs still queued?" if pending else "Quit with runs attached?"
         if await self.push_screen_wait(ConfirmScreen(title, " ".join(parts), confirm_label="Quit anyway")):
             self.exit()
@@ -223,6 +229,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
             self.switch_mode(name)
 
     def action_help(self) -> None:
+        from opsconsole.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -291,6 +299,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
 
     # --- the kill-switch ---------------------------------------------------------------------------
     def action_arm_killswitch(self, notice: str = "") -> None:
+        from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
+
         if isinstance(self.screen, KillSwitchModal):
             self.screen.action_fire()  # the same key again fires
             return
@@ -324,6 +334,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
 
     def _fire(self, ks) -> None:
         """Fire on the app's loop (not the results screen's): hiding the table never cancels it."""
+        from opsconsole.ui.screens.killswitch import KillResultsScreen
+
         results = KillResultsScreen(ks.plan())
         self._kill_results = results
 
