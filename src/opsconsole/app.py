@@ -54,6 +54,7 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
     CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")
     MODES = {name: _screen_factory(ref) for name, ref in SCREENS_BY_NAME.items()}
+    DEFAULT_MODE = "status"  # the first screen, without a blank default screen before it
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, context: Context) -> None:
@@ -70,6 +71,7 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         self.kill_status: dict = {}
         self.kill_notice = ""
         self._dialog_holds: dict[int, float] = {}  # id -> deadline: a dialog is on its way
+        self._theme_errors = self._apply_theme()
 
     # --- keys typed while a dialog is on its way ---------------------------------------------
     @asynccontextmanager
@@ -109,7 +111,9 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         return {k.strip() for k in by_id()[KILLSWITCH].keys.split(",")}
 
     # --- start-up ---------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def _apply_theme(self) -> list[str]:
+        """The profile's theme, set before the app runs (its stylesheet is built once, with it);
+        returns the problems to show once it runs."""
         themes, errors = discover_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -120,12 +124,15 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
             errors.append(f"profile {self.context.profile.name!r}: no theme {wanted!r} (have: {', '.join(sorted(names))})")
         # the environment label: the theme's colour, but always red on a production profile
         if not self.context.profile.production:
-            self.env_colour = self.theme_variables.get("env-label-background", self.env_colour)
+            self.env_colour = self.get_css_variables().get("env-label-background", self.env_colour)
+        return errors
+
+    def on_mount(self) -> None:
+        # the Status screen is the default mode (DEFAULT_MODE): composed as the app starts
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        for error in errors:
+        for error in self._theme_errors:
             self.notify(error, title="theme", severity="warning", markup=False)
-        self.switch_mode("status")
         # the latch (it opens the ledger in a thread) is read once the first frame is drawn, then
         # every 2 s: another process (`opsconsole kill`, a colleague's console) may set or release it
         self.call_after_refresh(self.refresh_halt)

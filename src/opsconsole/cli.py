@@ -76,6 +76,7 @@ def _check_keys(remaps):
 
 
 def _load(args) -> "object":
+    import opsconsole.backends.registry  # noqa: F401 - gives the config layer the backends' tables
     from opsconsole.config.settings import load_config
 
     return load_config(args.config, check_keys=_check_keys)
