@@ -22,7 +22,6 @@ WIDE = 160
 class StatusScreen(OpsScreen):
     TITLE_TEXT = "Status"
     BINDINGS = bindings("status")
-    AUTO_FOCUS = "SourcePane OpsTable"  # the first pane's table, not its filter field first
     DEFAULT_CSS = """
     StatusScreen #panes { height: 1fr; layout: vertical; }
     StatusScreen.wide #panes { layout: grid; grid-size: 2; grid-gutter: 0 1; }
