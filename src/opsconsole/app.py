@@ -8,23 +8,24 @@ import getpass
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, AsyncIterator, Iterable
 
 from textual import events
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 
 from opsconsole.domain import policy
-from opsconsole.services.context import Context
 from opsconsole.ui.action_path import ActionPath
 from opsconsole.ui.bindings import bindings
-from opsconsole.ui.screens.confirm import ConfirmScreen
-from opsconsole.ui.screens.help import HelpScreen
 from opsconsole.ui.safe import CrashReporting, SafeNotify, palette_text
-from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
 from opsconsole.ui.theming import discover_themes
 
-# Screens other than Status are imported when first shown: the first frame stays fast.
+if TYPE_CHECKING:
+    from opsconsole.services.context import Context
+    from opsconsole.ui.screens.killswitch import KillResultsScreen
+
+# Screens other than Status (and dialogs: help, confirm, the kill-switch's) are imported when
+# first shown: the first frame stays fast (tests/ui/test_startup.py checks).
 DIALOG_WAIT = 10.0  # seconds keys are held back at most while a dialog is on its way
 SCREENS_BY_NAME = {"status": "status.StatusScreen", "logs": "logs.LogsScreen", "launch": "launch.LaunchScreen",
                    "runs": "runs.RunsScreen", "balances": "balances.BalancesScreen"}
@@ -53,6 +54,7 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
     CSS_PATH = Path(__file__).parent / "ui" / "app.tcss"
     BINDINGS = bindings("global")
     MODES = {name: _screen_factory(ref) for name, ref in SCREENS_BY_NAME.items()}
+    DEFAULT_MODE = "status"  # the first screen, without a blank default screen before it
     ENABLE_COMMAND_PALETTE = True
 
     def __init__(self, context: Context) -> None:
@@ -69,6 +71,7 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         self.kill_status: dict = {}
         self.kill_notice = ""
         self._dialog_holds: dict[int, float] = {}  # id -> deadline: a dialog is on its way
+        self._theme_errors = self._apply_theme()
 
     # --- keys typed while a dialog is on its way ---------------------------------------------
     @asynccontextmanager
@@ -108,7 +111,9 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         return {k.strip() for k in by_id()[KILLSWITCH].keys.split(",")}
 
     # --- start-up ---------------------------------------------------------------------------
-    def on_mount(self) -> None:
+    def _apply_theme(self) -> list[str]:
+        """The profile's theme, set before the app runs (its stylesheet is built once, with it);
+        returns the problems to show once it runs."""
         themes, errors = discover_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -119,14 +124,18 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
             errors.append(f"profile {self.context.profile.name!r}: no theme {wanted!r} (have: {', '.join(sorted(names))})")
         # the environment label: the theme's colour, but always red on a production profile
         if not self.context.profile.production:
-            self.env_colour = self.theme_variables.get("env-label-background", self.env_colour)
+            self.env_colour = self.get_css_variables().get("env-label-background", self.env_colour)
+        return errors
+
+    def on_mount(self) -> None:
+        # the Status screen is the default mode (DEFAULT_MODE): composed as the app starts
         if self.user_keymap:
             self.set_keymap(self.user_keymap)
-        for error in errors:
+        for error in self._theme_errors:
             self.notify(error, title="theme", severity="warning", markup=False)
-        self.switch_mode("status")
-        self.refresh_halt()
-        # another process (`opsconsole kill`, a colleague's console) may set or release the latch
+        # the latch (it opens the ledger in a thread) is read once the first frame is drawn, then
+        # every 2 s: another process (`opsconsole kill`, a colleague's console) may set or release it
+        self.call_after_refresh(self.refresh_halt)
         self.set_interval(2.0, self.refresh_halt)
 
     def refresh_halt(self) -> None:
@@ -173,6 +182,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
         note = (f"The kill {marker.get('kill_id')} fired at {marker.get('started_at')} by {marker.get('by')} was "
                 f"INTERRUPTED (its process died mid-kill): its steps may not have run. Fire the plan again?")
         self.notify(note, title="KILL-SWITCH", severity="error", timeout=30, markup=False)
+        from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
+
         if isinstance(self.screen, (KillSwitchModal, KillResultsScreen)):
             return
         self.action_arm_killswitch(notice=note)
@@ -213,6 +224,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
                          "they keep running and are picked up next time.")
         else:
             parts.append("Runs already started keep running.")
+        from opsconsole.ui.screens.confirm import ConfirmScreen
+
         title = "Quit with runs still queued?" if pending else "Quit with runs attached?"
         if await self.push_screen_wait(ConfirmScreen(title, " ".join(parts), confirm_label="Quit anyway")):
             self.exit()
@@ -223,6 +236,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
             self.switch_mode(name)
 
     def action_help(self) -> None:
+        from opsconsole.ui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
@@ -291,6 +306,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
 
     # --- the kill-switch ---------------------------------------------------------------------------
     def action_arm_killswitch(self, notice: str = "") -> None:
+        from opsconsole.ui.screens.killswitch import KillResultsScreen, KillSwitchModal
+
         if isinstance(self.screen, KillSwitchModal):
             self.screen.action_fire()  # the same key again fires
             return
@@ -324,6 +341,8 @@ class OpsConsole(CrashReporting, SafeNotify, ActionPath, App):
 
     def _fire(self, ks) -> None:
         """Fire on the app's loop (not the results screen's): hiding the table never cancels it."""
+        from opsconsole.ui.screens.killswitch import KillResultsScreen
+
         results = KillResultsScreen(ks.plan())
         self._kill_results = results
 

@@ -62,13 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args) -> "object":
-    from opsconsole.config.settings import load_config
+def _check_keys(remaps):
+    """The config's `[keys]` remaps against every binding, the backends' actions included.
+    With no remaps there is nothing to check: the backends are not imported (the first frame
+    stays fast; the Help screen and each pane register their actions when shown)."""
+    if not remaps:
+        return []
     from opsconsole.ui.keymap import remap_problems
     from opsconsole.ui.keymap_actions import register_backends
 
     register_backends()  # the backends' action keys are remappable ids too
-    return load_config(args.config, check_keys=remap_problems)
+    return remap_problems(remaps)
+
+
+def _load(args) -> "object":
+    import opsconsole.backends.registry  # noqa: F401 - gives the config layer the backends' tables
+    from opsconsole.config.settings import load_config
+
+    return load_config(args.config, check_keys=_check_keys)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from opsconsole.domain.actions import Action, ActionCall, ActionUnavailable
-from opsconsole.domain.balances import BalanceSnapshot
 from opsconsole.domain.items import Column, Item
 from opsconsole.domain.kill import KillStep
 from opsconsole.domain.models import HaltLatch, RunRecord, RunSpec
@@ -37,6 +36,7 @@ from opsconsole.domain.states import State
 
 if TYPE_CHECKING:
     from opsconsole.config.presets import Preset
+    from opsconsole.domain.balances import BalanceSnapshot  # annotations only: not on the first frame's path
     from opsconsole.config.schema import Spec, Table
     from opsconsole.logs.ref import LogRef
 

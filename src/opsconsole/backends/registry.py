@@ -69,10 +69,61 @@ def _read_entry_points() -> None:
     if _entry_points_read:
         return
     _entry_points_read = True
-    from importlib.metadata import entry_points
+    found = _scan_entry_points()
+    if found is None:
+        from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINTS):
-        _modules.setdefault(ep.name, ep.value.split(":")[0])
+        found = [(ep.name, ep.value) for ep in entry_points(group=ENTRY_POINTS)]
+    for name, value in found:
+        _modules.setdefault(name, value.split(":")[0])
+
+
+def _scan_entry_points() -> list[tuple[str, str]] | None:
+    """(name, value) of the ENTRY_POINTS group, read as importlib.metadata reads them (the
+    `*.dist-info`/`*.egg-info` directories of sys.path, in order, the first distribution of a
+    name winning) without importing it: that import alone costs more than the scan, on the way
+    to the first frame. None when importlib.metadata must do it (a zip on sys.path, a custom
+    distribution finder)."""
+    import os
+    import re
+    import sys
+    from importlib.machinery import PathFinder
+
+    if any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path):
+        return None
+    seen: set[str] = set()
+    found: list[tuple[str, str]] = []
+    for entry in sys.path:
+        root = entry or "."
+        if os.path.isfile(root):
+            return None
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        dists = [n for n in names if n.lower().endswith(".dist-info")] + \
+                [n for n in names if n.lower().endswith(".egg-info")]
+        for dist in dists:
+            key = re.sub(r"[-_.]+", "_", dist.rpartition(".")[0].partition("-")[0]).lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                with open(os.path.join(root, dist, "entry_points.txt"), encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            group = None
+            for line in text.splitlines():
+                line = line.strip()
+                if not line or line.startswith(("#", ";")):
+                    continue
+                if line.startswith("[") and line.endswith("]"):
+                    group = line[1:-1].strip()
+                elif group == ENTRY_POINTS and "=" in line:
+                    name, _, value = line.partition("=")
+                    found.append((name.strip(), value.strip()))
+    return found
 
 
 def names() -> list[str]:

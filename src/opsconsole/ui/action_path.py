@@ -10,7 +10,6 @@ import getpass
 from typing import TYPE_CHECKING
 
 from opsconsole.domain import policy
-from opsconsole.ui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from opsconsole.domain.actions import ActionOutcome
@@ -55,6 +54,8 @@ class ActionPath:
         body = call.body
         if policy.needs_confirmation(call.policy, production=profile.production):
             body = f"{body}\n\non profile {profile.name} [{profile.environment}]"
+        from opsconsole.ui.screens.confirm import ConfirmScreen
+
         return bool(await self.push_screen_wait(ConfirmScreen(call.title, body, call.confirm_label)))
 
     async def run_action_call(self, call) -> "ActionOutcome | None":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.screen import Screen
+from textual.widget import Widget
 
 from opsconsole.ui.widgets.header import OpsHeader
 
@@ -10,7 +11,10 @@ from opsconsole.ui.widgets.header import OpsHeader
 class OpsScreen(Screen):
     TITLE_TEXT = ""
 
-    def on_mount(self) -> None:
+    def _extend_compose(self, widgets: list[Widget]) -> None:
+        """The header is composed with the screen's own widgets (after them, docked on top):
+        the screen's first frame has it, no second layout for a header mounted later."""
+        super()._extend_compose(widgets)
         ctx = self.app.context
         profile = ctx.profile
         header = OpsHeader(profile.name, profile.environment, profile.readonly, profile.production,
@@ -18,7 +22,7 @@ class OpsScreen(Screen):
         header.screen_title = self.TITLE_TEXT
         header.halted = self.app.halted
         header.notice = getattr(self.app, "kill_notice", "")
-        self.mount(header)
+        widgets.append(header)
 
     def on_screen_resume(self) -> None:
         for header in self.query(OpsHeader):

@@ -178,11 +178,16 @@ class KillResultsScreen(ModalScreen[None]):
             yield Static("firing… (esc hides this; the steps go on)", classes="ks-summary")
 
     def on_mount(self) -> None:
+        # after the mount has completed (is_mounted): what the engine sent until then is shown
+        # here, what it sends later by update_result/finish themselves, nothing falls between
+        self.call_later(self._catch_up)
+        self.set_interval(0.2, self._tick)
+
+    def _catch_up(self) -> None:
         for result in list(self.results.values()):
             self._update(result)
         if self.report is not None:
             self.finish(self.report)
-        self.set_interval(0.2, self._tick)
         self._show_detail()
 
     def _tick(self) -> None:

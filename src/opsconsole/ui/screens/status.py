@@ -41,8 +41,11 @@ class StatusScreen(OpsScreen):
 
     def compose(self) -> ComposeResult:
         ctx = self.app.context
+        sources = sources_for(ctx)
+        # the classes of this size before the widgets mount: on_mount restyles none of them
+        self._set_layout_classes(self.app.size.width, self.app.size.height, len(sources))
         with Container(id="panes"):
-            for number, source in enumerate(sources_for(ctx), start=1):
+            for number, source in enumerate(sources, start=1):
                 yield pane_class(source)(source, number, ctx.clock)
         with Vertical(id="tail"):
             yield Static("log tail — select a row", classes="tail-title")
@@ -61,7 +64,10 @@ class StatusScreen(OpsScreen):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
-        self.set_class(width >= WIDE and len(self.panes) > 1, "wide")
+        self._set_layout_classes(width, height, len(self.panes))
+
+    def _set_layout_classes(self, width: int, height: int, panes: int) -> None:
+        self.set_class(width >= WIDE and panes > 1, "wide")
         self.set_class(height < 30, "short")
         self.set_class(height >= 40, "tall")
 

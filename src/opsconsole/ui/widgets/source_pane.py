@@ -117,8 +117,12 @@ class SourcePane(Vertical):
 
     def on_mount(self) -> None:
         self._set_columns(self.size.width or self.app.size.width)
-        self.run_worker(self.poller.run(), name=f"poll-{self.source.key}", group="pollers")
+        # the first fetch (a thread, maybe a recovery) starts once the pane is drawn
+        self.call_after_refresh(self._start_polling)
         self.set_interval(1.0, self._tick)
+
+    def _start_polling(self) -> None:
+        self.run_worker(self.poller.run(), name=f"poll-{self.source.key}", group="pollers")
 
     # --- data in --------------------------------------------------------------------------
     async def _fetch(self) -> tuple[PaneSource, list[Item]]:
