@@ -58,6 +58,15 @@ async def test_following_a_log_past_100_mb_keeps_up_and_opening_at_50_mb_shows_t
         samples: list[tuple[float, float, float]] = []  # (wall time, size, lag of the newest line)
         downloading: list[str] = []
         notes: set[str] = set()
+        watcher = None
+
+        async def watch_late(late_job) -> None:
+            """What the status line says while the late opener's bytes arrive and nothing is
+            shown yet (sampled often: that stretch can be short)."""
+            while not late_job.size and not late_job.complete:
+                if late_job.received:
+                    downloading.append(late_job.describe())
+                await asyncio.sleep(0.05)
         while not job.complete:
             await asyncio.sleep(1.0)
             notes.add(job.note)
@@ -69,8 +78,7 @@ async def test_following_a_log_past_100_mb_keeps_up_and_opening_at_50_mb_shows_t
             if late is None and size >= 50e6:  # a second operator opens it now: no token yet
                 late_stream = AirflowLogStream(client, ti, ti.try_number, running=True)
                 late = await LogSpool(tmp_path / "late").open(late_stream)
-            if late is not None and not late.size and late.received:
-                downloading.append(late.describe())
+                watcher = asyncio.create_task(watch_late(late))
         polls = list(follow.polls)
         print("\npolls (start offset s, seconds):", [(round(a - polls[0][0]), round(b - a)) for a, b in polls])
         print("size MB, lag s:", [(round(s / 1e6), round(lag)) for _, s, lag in samples[::10]])
@@ -97,7 +105,8 @@ async def test_following_a_log_past_100_mb_keeps_up_and_opening_at_50_mb_shows_t
                 newest = after[0] - after[1]
                 assert newest >= min(start, last_written) - 5.0, (start, end, after)
         # opened at 50 MB: the status says how much has arrived, then the log's tail is there
-        assert late is not None
+        assert late is not None and watcher is not None
+        await asyncio.wait_for(watcher, 600)
         assert downloading and all(d.startswith("⬇ downloading ") for d in downloading), downloading
         await until(lambda: _done(late), 600, "the late opener's spool")
         assert late.state == DONE and late.note == ""
