@@ -45,6 +45,8 @@ _ALWAYS = {"local"}  # built-ins enabled without a table (known without importin
 # Tables of backends announced by the product but not built yet: refused, never ignored
 # (every announced backend has landed; the mechanism stays for the next ones).
 NOT_YET: dict[str, str] = {}
+# Generic config keys that need a backend: refused as "not supported yet" without it.
+KEY_BACKENDS: dict[str, str] = {"killswitch.flatten_positions": "exchanges"}
 
 _modules: dict[str, str] = dict(_BUILTIN)
 _loaded: dict[str, "Backend"] = {}
@@ -192,6 +194,10 @@ class _Tables:
 
     def reserved(self) -> Mapping[str, str]:
         return {k: v for k, v in NOT_YET.items() if k not in _modules}
+
+    def key_backend(self, key: str) -> str | None:
+        backend = KEY_BACKENDS.get(key)
+        return backend if backend is None or backend in _modules or backend in NOT_YET else None
 
     def default_target(self) -> str:
         """A preset without `target` launches on the always-on backend that launches."""

@@ -20,16 +20,17 @@ PRODUCTION_LABELS = {"PROD", "PRODUCTION", "LIVE"}
 
 @dataclass
 class _NeedsBackend(Spec):
-    """A key that only means something once a backend has landed (flatten_positions needs the
-    exchanges): refused as "not supported yet" while that backend is only announced, accepted
+    """A key that only means something with a backend (the registry's KEY_BACKENDS says which):
+    refused as "not supported yet" while that backend is only announced or absent, accepted
     (checked by ``then``) once it registers."""
 
-    backend: str
+    key: str  # "killswitch.flatten_positions"
     then: Spec
 
     def check(self, value, path):
-        if self.backend in backend_tables().reserved():
-            yield path, (f"not supported yet: needs the {self.backend} backend, which has not landed; "
+        backend = backend_tables().key_backend(self.key)
+        if backend is None or backend in backend_tables().reserved():
+            yield path, (f"not supported yet: needs the {backend or 'matching'} backend, which has not landed; "
                          "remove the key (it would be ignored)")
             return
         yield from self.then.check(value, path)
@@ -38,9 +39,9 @@ class _NeedsBackend(Spec):
 _DURATION = Num(min=0.1, max=3600)
 _KILLSWITCH = Table({
     "confirm": Bool(),
-    "flatten_positions": _NeedsBackend("exchanges", Bool()),
+    "flatten_positions": _NeedsBackend("killswitch.flatten_positions", Bool()),
     "deadline": _DURATION,
-    # per step kind ("local", "airflow", "breaker", "alert"...): that step's deadline
+    # per step kind (a backend's step kind, "breaker", "alert"...): that step's deadline
     "deadlines": MapOf(_DURATION),
     "local": Bool(),
     "circuit_breaker": Table({"method": Str(choices=("GET", "POST", "PUT", "DELETE")), "url": Url(),
@@ -67,6 +68,10 @@ class BackendTables(Protocol):
     def preset_tables(self) -> Mapping[str, Table | None]: ...
 
     def reserved(self) -> Mapping[str, str]: ...
+
+    def key_backend(self, key: str) -> str | None:
+        """The backend a generic config key needs ("killswitch.flatten_positions" → its backend)."""
+        ...
 
     def default_target(self) -> str: ...
 

@@ -5,12 +5,12 @@ ledger.
   a launch when the preset asks (``snapshot_balances = true``: one pre snapshot per account and
   run) and after such a run ended (:func:`snapshot_ended_runs`: its post snapshot).
 * From run logs, wherever they live: the run's backend hands its logs over (``run_logs``: a
-  local run's file, an Airflow DAG run's task logs spooled); the parts read are the run kind's
+  run's own file, or the task logs of a remote run, spooled); the parts read are the run kind's
   ``[balances] logs`` patterns (``*flatten_account*`` by default). The first dict printed is
   the pre-run balance, the last one the post-run balance. A huge log is read at both ends only.
 
 A run's pre/post: exchange snapshots win over log ones. Generic: no backend is named here; a
-run's backend is the part of its ledger target before ":" ("airflow:dag" → airflow)."""
+run's backend is the part of its ledger target before ":" ("<backend>:<rest>")."""
 
 from __future__ import annotations
 

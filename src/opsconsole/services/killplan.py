@@ -3,7 +3,7 @@ backend's steps (registry order: the local runner first), the alert webhook (if 
 The engine runs them by phase (domain/kill.py PHASES); inside a phase, concurrently.
 
 Deadlines: ``[killswitch] deadline`` for every step, ``deadlines = { <kind> = s }`` per step
-kind (``local``, ``airflow``, ``breaker``, ``alert``...), ``circuit_breaker.deadline`` for the
+kind (a backend's step kind, ``breaker``, ``alert``...), ``circuit_breaker.deadline`` for the
 breaker. Every configured step is in the plan: a key that cannot be honoured is refused by
 ``config check`` ("not supported yet"), never accepted and left out.
 """

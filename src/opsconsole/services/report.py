@@ -1,5 +1,5 @@
 """The execution report of a finished run, for any target: its logs come from the run's
-backend (a local file, an Airflow DAG run's task logs...), its balances from services/balances.
+backend (its `run_logs`: a file, a remote run's task logs...), its balances from services/balances.
 Built reports are stored in the ledger with the operator's notes (kept across rebuilds) and can
 be exported to a Markdown file. See docs/report.md."""
 

@@ -101,8 +101,8 @@ class StatusScreen(OpsScreen):
         self.action_focus_pane((idx + delta) % len(panes) + 1)
 
     def action_related(self) -> None:
-        """Jump from the selected item to what another pane has about it (an Airflow task
-        instance → its pods): that pane drills into the related level (escape goes back)."""
+        """Jump from the selected item to what another pane has about it (a task
+        instance → the pods that ran it): that pane drills into the related level (escape goes back)."""
         pane = self._focused_pane()
         item = pane.selected if pane is not None else None
         if item is None or not item.refs:
