@@ -15,8 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import yarn_peer  # noqa: E402
 
-from opsconsole.backends.base import SessionEnv  # noqa: E402
-from opsconsole.domain.models import utcnow  # noqa: E402
+from yarn_helpers import open_session  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,17 +38,6 @@ def yarn(tmp_path_factory) -> yarn_peer.YarnPeer:
 def sleeper(yarn) -> str:
     """A long DistributedShell application in the default queue (600 ticks)."""
     return yarn.submit("ops-sleeper", 600, "default")
-
-
-def open_session(settings_table: dict, data_dir: Path, kill_deadline: float = 30.0):
-    from opsconsole.backends.yarn import BACKEND
-
-    def no_store():
-        raise RuntimeError("no ledger in these tests")
-
-    env = SessionEnv(profile="t", environment="", readonly=False, settings=BACKEND.settings(settings_table),
-                     store=no_store, data_dir=data_dir, clock=utcnow, kill_deadline=kill_deadline)
-    return BACKEND.open(env)
 
 
 @pytest.fixture

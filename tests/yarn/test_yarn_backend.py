@@ -5,8 +5,7 @@ the kill action through the action runner."""
 from __future__ import annotations
 
 import pytest
-from conftest import open_session
-from yarn_helpers import last_tick, text_of, wait_for
+from yarn_helpers import last_tick, open_session, text_of, wait_for
 
 from opsconsole.backends.yarn import KILL
 from opsconsole.domain.actions import ActionUnavailable

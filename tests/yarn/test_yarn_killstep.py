@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from conftest import open_session
+from yarn_helpers import open_session
 
 from opsconsole.domain.kill import CONFIRMED, STOP, StepLog
 

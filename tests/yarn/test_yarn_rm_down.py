@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import open_session
-from yarn_helpers import wait_for
+from yarn_helpers import open_session, wait_for
 
 from opsconsole.backends.yarn.client import YarnError
 from opsconsole.services.poller import Poller

@@ -140,7 +140,7 @@ def test_kubeconfig_problems_are_named(tmp_path):
 async def test_an_application_ending_between_the_two_listings_is_one_row(tmp_path, monkeypatch):
     """The pane lists active and finished applications concurrently: one that ends meanwhile
     is in both answers (a duplicate row key crashed the table), and its final state wins."""
-    from conftest import open_session
+    from yarn_helpers import open_session
 
     session = open_session({"url": "http://127.0.0.1:9"}, tmp_path)
     raw = {"id": "application_1_0001", "name": "n", "user": "u", "queue": "root.default", "startedTime": 1000}
@@ -153,3 +153,45 @@ async def test_an_application_ending_between_the_two_listings_is_one_row(tmp_pat
     monkeypatch.setattr(session.client, "list_apps", list_apps)
     (item,) = await session.sources()[0].fetch()
     assert item.state is State.STOPPED and item.cells["state"] == "killed"
+
+
+async def test_an_ended_attempts_containers_are_probed_even_while_the_rm_still_lists_its_am(tmp_path, monkeypatch):
+    """Right after an application ends the RM may still list the AM's container alone: the
+    others are looked up on the AM's NodeManager all the same; a lookup that timed out is asked
+    again on the next refresh, a plain "unknown container" is not."""
+    from yarn_helpers import open_session
+
+    from opsconsole.backends.yarn.client import LogFile, YarnAttempt, YarnContainer, YarnError
+    from opsconsole.backends.yarn.sources import YarnContainersSource
+
+    session = open_session({"url": "http://127.0.0.1:9"}, tmp_path)
+    am = "container_1_0001_01_000001"
+    attempt = YarnAttempt.from_json("application_1_0001", {"id": 1, "appAttemptState": "FINISHED",
+                                                           "containerId": am, "nodeHttpAddress": "nm:8042"})
+    live = [[YarnContainer.from_json({"containerId": am, "containerState": "RUNNING"})], [], []]
+    asked: list[str] = []
+    timeouts = {container_seq(am, 2)}
+
+    async def containers(app_id, attempt_id):
+        return live.pop(0)
+
+    async def log_files(node, cid):
+        asked.append(cid)
+        if cid in timeouts:
+            timeouts.discard(cid)
+            raise YarnError(0, "timed out")
+        if cid == container_seq(am, 2):
+            return [LogFile("stdout", 10, "")]
+        if cid == container_seq(am, 3):  # what the NM answers when it knows no such application
+            raise YarnError(503, "HTTP 404 Not Found")
+        return []  # what it answers for a container number it never ran
+
+    monkeypatch.setattr(session.client, "containers", containers)
+    monkeypatch.setattr(session.client, "log_files", log_files)
+    source = YarnContainersSource(session, "application_1_0001", attempt)
+    assert [i.key for i in await source.fetch()] == [am]  # the AM listed; container 2's lookup timed out
+    assert asked == [container_seq(am, n) for n in (2, 3, 4)]
+    assert [i.key for i in await source.fetch()] == [am, container_seq(am, 2)]  # asked again: found
+    asked.clear()
+    assert [i.key for i in await source.fetch()] == [am, container_seq(am, 2)]  # a complete answer stays
+    assert asked == []

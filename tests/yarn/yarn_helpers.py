@@ -6,6 +6,9 @@ import asyncio
 import time
 from pathlib import Path
 
+from opsconsole.backends.base import SessionEnv
+from opsconsole.domain.models import utcnow
+
 
 async def wait_for(predicate, what: str, timeout: float = 60.0, step: float = 0.3):
     deadline = time.monotonic() + timeout
@@ -28,3 +31,14 @@ def text_of(ref) -> str:
 def last_tick(text: str) -> int:
     ticks = [int(line.split()[1]) for line in text.splitlines() if line.startswith("tick ")]
     return max(ticks) if ticks else 0
+
+
+def open_session(settings_table: dict, data_dir: Path, kill_deadline: float = 30.0):
+    from opsconsole.backends.yarn import BACKEND
+
+    def no_store():
+        raise RuntimeError("no ledger in these tests")
+
+    env = SessionEnv(profile="t", environment="", readonly=False, settings=BACKEND.settings(settings_table),
+                     store=no_store, data_dir=data_dir, clock=utcnow, kill_deadline=kill_deadline)
+    return BACKEND.open(env)

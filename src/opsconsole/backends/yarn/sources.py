@@ -238,26 +238,35 @@ class YarnContainersSource(_YarnSource):
         live = await client.containers(self.app_id, self.attempt.id)
         found = {c.id: c for c in live}
         am = self.attempt.am_container
-        if am and am not in found:
-            found[am] = YarnContainer(am, "", self.attempt.node_http, 0, 0, None, None, None, {})
-            if self._probed is None or live:  # an ended attempt's containers never change: probed once
-                self._probed = await self._probe(am)
-            found.update({c.id: c for c in self._probed if c.id not in found})
+        # An ended attempt's containers are gone from the RM, or going: right after the end it may
+        # still list the AM alone. The others are found on the AM's NodeManager, by number.
+        if am and (am not in found or not self.attempt.active):
+            found.setdefault(am, YarnContainer(am, "", self.attempt.node_http, 0, 0, None, None, None, {}))
+            if self._probed is None or live:  # once every container is gone, what was found stays
+                probed, complete = await self._probe(am)
+                self._probed = probed if complete else None  # a timeout is no answer: asked again
+                found.update({c.id: c for c in probed if c.id not in found})
+            else:
+                found.update({c.id: c for c in self._probed if c.id not in found})
         self.containers = dict(sorted(found.items(), key=lambda kv: kv[1].sequence))
         return [container_item(c) for c in self.containers.values()]
 
-    async def _probe(self, am: str) -> list[YarnContainer]:
+    async def _probe(self, am: str) -> tuple[list[YarnContainer], bool]:
         """The ended attempt's other containers that the AM's NodeManager keeps logs of
-        (numbered 2, 3, ...; stops after a few misses)."""
+        (numbered 2, 3, ...; stops after a few misses), and whether every answer was an answer
+        (False when a lookup timed out or the NM failed: the next fetch asks again)."""
         client, node = self.session.client, self.attempt.node_http
         out: list[YarnContainer] = []
-        misses = 0
+        misses, complete = 0, True
         for seq in range(2, PROBE_CONTAINERS + 2):
             cid = container_seq(am, seq)
             try:
                 found = bool(await client.log_files(node, cid))  # an unknown container: no files
-            except YarnError:
+            except YarnError as exc:
                 found = False
+                # the NM wraps "no such application here" in a 503 whose message is a 404: an answer
+                if exc.status == 0 or (exc.status >= 500 and "404 Not Found" not in str(exc)):
+                    complete = False
             if not found:
                 misses += 1
                 if misses >= PROBE_MISSES:
@@ -265,7 +274,7 @@ class YarnContainersSource(_YarnSource):
                 continue
             misses = 0
             out.append(YarnContainer(cid, "", node, 0, 0, None, None, None, {}))
-        return out
+        return out, complete
 
     def drill(self, item: Item) -> "YarnLogFilesSource":
         c = self.containers[item.key]
