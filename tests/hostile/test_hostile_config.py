@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -18,14 +17,12 @@ from opsconsole.domain.params import Derive, Param
 DEEP = "x = " + "[" * 20_000 + "]" * 20_000 + "\n"
 
 
-def test_a_50_mb_config_is_refused_quickly_by_its_size(tmp_path):
+def test_a_50_mb_config_is_refused_by_its_size(tmp_path):
     path = tmp_path / "config.toml"
     with open(path, "wb") as out:
         out.write(b"# " + b"x" * (50 << 20) + b"\n")
-    started = time.monotonic()
     with pytest.raises(ConfigError) as err:
-        load_config(path)
-    assert time.monotonic() - started < 5
+        load_config(path)  # how fast: benchmarks/hostile.py
     assert "limit" in str(err.value) and "50" in str(err.value)
 
 

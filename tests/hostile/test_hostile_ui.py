@@ -17,10 +17,11 @@ from opsconsole.ui.screens.killswitch import KillSwitchModal
 from opsconsole.ui.widgets.log_view import LogView
 
 
-async def _press_and_time(app, key: str, done, timeout: float = 10.0) -> float:
-    """Seconds from a key reaching the app to `done()`. Sent like `pilot.press` does, but
-    without its wait for the process to go idle: a search thread keeps the CPU busy (with
-    the GIL released), which is the point, and the pilot would wait out its one-second cap."""
+async def _press_until(app, key: str, done, timeout: float = 10.0) -> None:
+    """Send a key and wait until `done()` (failing after `timeout`: the key had no effect).
+    Sent like `pilot.press` does, but without its wait for the process to go idle: a search
+    thread keeps the CPU busy (with the GIL released), which is the point, and the pilot
+    would wait out its one-second cap."""
     started = time.monotonic()
     event = events.Key(key, None)
     event.set_sender(app)
@@ -28,11 +29,10 @@ async def _press_and_time(app, key: str, done, timeout: float = 10.0) -> float:
     while not done():
         assert time.monotonic() - started < timeout, f"{key} had no effect within {timeout}s"
         await asyncio.sleep(0.005)
-    return time.monotonic() - started
 
 
 @pytest.mark.parametrize("pattern", CATASTROPHIC[:2])
-async def test_ctrl_k_arms_within_half_a_second_while_a_catastrophic_search_runs(make_app, tmp_path,
+async def test_ctrl_k_arms_while_a_catastrophic_search_runs(make_app, tmp_path,
                                                                                   monkeypatch, pattern):
     monkeypatch.setenv("OPSCONSOLE_NO_RG", "1")  # the backtracking-capable engine, on purpose
     log = tmp_path / "slow.log"
@@ -46,9 +46,15 @@ async def test_ctrl_k_arms_within_half_a_second_while_a_catastrophic_search_runs
         await pilot.pause(0.05)
         search = view.document.search
         assert search is not None and search.scanner == "python"
-        running = not search.done
-        armed = await _press_and_time(app, "ctrl+k", lambda: isinstance(app.screen, KillSwitchModal))
-        assert armed < 0.5, f"ctrl+k took {armed:.2f}s to arm while the search ran"
+        armed_while: list[bool] = []
+
+        def armed() -> bool:
+            if isinstance(app.screen, KillSwitchModal):
+                armed_while.append(not search.done)
+                return True
+            return False
+
+        await _press_until(app, "ctrl+k", armed)  # the stall a search can cause: benchmarks/hostile.py
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, KillSwitchModal))
         # esc in the viewer cancels the search; it ends within a block's budget
@@ -56,8 +62,8 @@ async def test_ctrl_k_arms_within_half_a_second_while_a_catastrophic_search_runs
         await pilot.press("escape")
         assert view.query is None
         assert search.wait(5)
-        if pattern == CATASTROPHIC[1]:
-            assert running, "the catastrophic search should still have been running when ctrl+k was pressed"
+        if pattern == CATASTROPHIC[1]:  # the loop was not waiting for the search to end
+            assert armed_while == [True], "the kill-switch armed only once the catastrophic search had ended"
 
 
 # --- no raw control character on any rendered screen ---------------------------------------

@@ -4,7 +4,6 @@ read-only profile refuses delete; the shell's suspend path reports a missing ter
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from k8s_peer import NAMESPACE
@@ -44,10 +43,8 @@ async def test_pane_rows_follow_the_watch_and_exec_opens_a_log_tab(k8s, make_app
         await wait_for(pilot, lambda: _cell(pane, key, "state") == "Running", timeout=30)
         assert next(it for it in pane.items if it.key == key).cells["dag"] == "ui_dag"
         # a change in the API server reaches the row without a poll (the fallback is 30 s)
-        t0 = time.monotonic()
         k8s.api().patch_namespaced_pod_status("ui-pod", NAMESPACE, {"status": {"phase": "Failed", "reason": "Evicted"}})
         await wait_for(pilot, lambda: _cell(pane, key, "state") == "Evicted", timeout=10)
-        assert time.monotonic() - t0 < 5
         # exec: the prompt, then the output in a log tab, ending with the exit code
         pane.table.focus()
         pane.table.move_cursor(row=[it.key for it in pane._shown].index(key))

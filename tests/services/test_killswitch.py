@@ -436,6 +436,7 @@ def phased(name: str, phase: str, action, deadline: float = 30.0) -> KillStep:
 async def test_phases_run_in_order_and_a_hanging_phase_only_delays_the_next_by_its_deadline(ledger: Ledger,
                                                                                           tmp_path: Path) -> None:
     started: dict[str, float] = {}
+    ended: dict[str, float] = {}
 
     def rec(name: str, sleep: float = 0.0, objects: int = 0):
         async def action(log: StepLog) -> str:
@@ -443,6 +444,7 @@ async def test_phases_run_in_order_and_a_hanging_phase_only_delays_the_next_by_i
             for i in range(objects):
                 log.acted("thing", f"{name}-{i}")
             await asyncio.sleep(sleep)
+            ended[name] = time.monotonic()
             for i in range(objects):
                 log.confirmed("thing", f"{name}-{i}", "gone")
             return f"{name} done"
@@ -463,9 +465,10 @@ async def test_phases_run_in_order_and_a_hanging_phase_only_delays_the_next_by_i
     report = await ks.fire("alice")
     outcomes = {r.name: r.outcome for r in report.results}
     assert outcomes == {"breaker": "unknown", "halt": "ok", "stop-a": "ok", "stop-b": "ok", "alert": "ok"}
-    # the halt phase waited for the breaker's deadline, not longer; the stops ran together
-    assert 0.45 <= started["halt"] - t0 < 2.0
-    assert started["halt"] <= started["stop-a"] and abs(started["stop-a"] - started["stop-b"]) < 0.1
+    # the halt phase waited for the breaker's deadline (0.5 s), not for the breaker (an hour);
+    # the stops ran together: the second started before the first (0.2 s) had ended
+    assert started["halt"] - t0 >= 0.45 and "breaker" not in ended
+    assert ended["halt"] <= started["stop-a"] and started["stop-b"] < ended["stop-a"]
     # the alert got the outcome of everything before it, objects included
     names = [s["name"] for s in seen_outcome["steps"]]
     assert names == ["breaker", "halt", "stop-a", "stop-b"] and seen_outcome["ok_so_far"] is False
@@ -790,9 +793,7 @@ async def test_the_circuit_breaker_and_the_webhook_against_a_real_server(
         return "stopped #7"
 
     ks = KillSwitch(ledger, [webhook, phased("stop", "stop", stop), breaker], tmp_path / "kill.lock", profile="prod")
-    t0 = time.monotonic()
-    report = await ks.fire("alice")
-    assert time.monotonic() - t0 < 6.0  # two hangs end at their deadlines
+    report = await ks.fire("alice")  # two hangs end at their deadlines: the outcomes say how
     outcomes = {r.name: r.outcome for r in report.results}
     assert outcomes == {"circuit breaker": outcome, "stop": "ok", "alert webhook": outcome}
     for result in report.results:

@@ -239,3 +239,33 @@ async def test_quit_is_refused_while_the_kill_switch_fires(make_app, monkeypatch
         assert [a["event"] for a in app.context.ledger.list_audit()][-1] == "done"
         await pilot.press("q")
         await wait_for(pilot, lambda: app._exit)
+
+
+CROWDED = ('[profiles.three.airflow]\nurl = "http://127.0.0.1:9"\nusername_env = "OPSC_NO_USER"\n'
+           'password_env = "OPSC_NO_PASS"\n[profiles.three.yarn]\nurl = "http://127.0.0.1:9"\n')
+
+
+async def test_too_many_panes_for_the_height_show_one_at_a_time_with_a_bar_naming_all(make_app):
+    """80x24 with three panes (local runs, an Airflow and a YARN, both down): one pane at a
+    time, full height, and a bar naming every pane; tab and the pane's number switch. With
+    the room for them (200x50) every pane shows and the bar does not."""
+    app = make_app(CROWDED, profile="three")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.current_mode == "status")
+        screen = app.screen
+        panes = list(screen.query(SourcePane))
+        assert len(panes) == 3 and screen.has_class("crowded")
+        await pilot.pause()
+        assert [p.display for p in panes] == [True, False, False] and panes[0].size.height >= 10
+        bar = str(screen.query_one("#pane-bar").render())
+        assert all(f"{n} {p.source.title}" in bar for n, p in enumerate(panes, start=1))
+        await pilot.press("tab")
+        await wait_for(pilot, lambda: [p.display for p in panes] == [False, True, False])
+        assert SourcePane.containing(app.focused) is panes[1]
+        await pilot.press("3")
+        await wait_for(pilot, lambda: [p.display for p in panes] == [False, False, True])
+        assert SourcePane.containing(app.focused) is panes[2]
+        await pilot.resize_terminal(200, 50)
+        await wait_for(pilot, lambda: not screen.has_class("crowded"))
+        await pilot.pause()
+        assert all(p.display for p in panes) and not screen.query_one("#pane-bar").display

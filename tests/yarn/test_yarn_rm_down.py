@@ -5,7 +5,6 @@ poller marks the source stale and backs off, and the rows come back once the RM 
 from __future__ import annotations
 
 import asyncio
-import time
 
 from yarn_helpers import open_session, wait_for
 
@@ -24,14 +23,12 @@ async def test_the_rm_down_and_back(yarn, sleeper, tmp_path):
     try:
         await wait_for(lambda: results and any(i.key == sleeper for i in results[-1]), "the first rows")
         yarn.stop_rm()
-        t0 = time.monotonic()
         try:
             await source.fetch()
         except YarnError as exc:
             assert exc.status == 0 and f"{yarn.rm_url.split('://')[1]} unreachable" in str(exc)
         else:
             raise AssertionError("fetch succeeded with the RM down")
-        assert time.monotonic() - t0 < 5  # refused (or timed out) within the client's timeout
         await wait_for(lambda: poller.status.failures >= 2, "the source going stale", timeout=20)
         assert poller.status.stale and poller.status.next_delay > 0.5  # backing off
         n_results = len(results)

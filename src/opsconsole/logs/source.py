@@ -88,7 +88,8 @@ def open_regular(path: str | os.PathLike) -> tuple[int, os.stat_result]:
             why = "is a directory: open a file in it"
         elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
             why = "is a device (like /dev/zero): it never ends; capture a bounded part first (head -c 1M DEV > FILE)"
-        elif st.st_size == 0 and os.pread(fd, 1, 0):
+        elif st.st_size == 0 and os.pread(fd, 1, 0) and (st := os.fstat(fd)).st_size == 0:
+            # (asked again after the read: a new log's first line can land between the two)
             why = ("reports size 0 but has content (a /proc or /sys pseudo-file): the viewer follows files "
                    "by size; copy it first (cat FILE > copy.log)")
         if why:

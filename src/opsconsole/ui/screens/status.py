@@ -3,6 +3,7 @@ item's log. Panes come from `sources_for(context)`; this screen knows no backend
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
@@ -17,6 +18,8 @@ from opsconsole.ui.widgets.source_pane import SourcePane, pane_class
 from opsconsole.ui.widgets.ops_footer import OpsFooter
 
 WIDE = 160
+PANE_MIN = 6       # a pane's border, title, header and three rows
+CHROME = 2         # the app's header and the footer
 
 
 class StatusScreen(OpsScreen):
@@ -33,6 +36,12 @@ class StatusScreen(OpsScreen):
     StatusScreen.maximised SourcePane { display: none; }
     StatusScreen.maximised SourcePane.maximised { display: block; }
     StatusScreen.maximised #panes { layout: vertical; }
+    /* too many panes for the height (80x24 with three): one at a time, the others named in a bar */
+    StatusScreen #pane-bar { display: none; height: 1; padding: 0 1; background: $panel; }
+    StatusScreen.crowded #pane-bar { display: block; }
+    StatusScreen.crowded #panes { layout: vertical; }
+    StatusScreen.crowded SourcePane { display: none; }
+    StatusScreen.crowded SourcePane.current { display: block; }
     """
 
     def __init__(self) -> None:
@@ -44,6 +53,7 @@ class StatusScreen(OpsScreen):
         sources = sources_for(ctx)
         # the classes of this size before the widgets mount: on_mount restyles none of them
         self._set_layout_classes(self.app.size.width, self.app.size.height, len(sources))
+        yield Static("", id="pane-bar")
         with Container(id="panes"):
             for number, source in enumerate(sources, start=1):
                 yield pane_class(source)(source, number, ctx.clock)
@@ -58,6 +68,7 @@ class StatusScreen(OpsScreen):
     def on_mount(self) -> None:
         self._layout_for(self.size.width, self.size.height)
         if self.panes:
+            self._set_current(self.panes[0])
             self.panes[0].table.focus()
 
     def on_resize(self, event) -> None:
@@ -67,9 +78,32 @@ class StatusScreen(OpsScreen):
         self._set_layout_classes(width, height, len(self.panes))
 
     def _set_layout_classes(self, width: int, height: int, panes: int) -> None:
-        self.set_class(width >= WIDE and panes > 1, "wide")
+        wide = width >= WIDE and panes > 1
+        self.set_class(wide, "wide")
         self.set_class(height < 30, "short")
         self.set_class(height >= 40, "tall")
+        tail = 6 if height < 30 else int(height * 0.45) if height >= 40 else 8
+        rows = (panes + 1) // 2 if wide else panes
+        self.set_class(panes > 1 and height - CHROME - tail < rows * PANE_MIN, "crowded")
+
+    def _set_current(self, current: SourcePane) -> None:
+        """The pane shown when crowded, and the bar naming every pane (the current one marked)."""
+        parts = []
+        for number, pane in enumerate(self.panes, start=1):
+            pane.set_class(pane is current, "current")
+            root = pane.stack[0] if pane.stack else pane.source
+            label = safe_text(f" {number} {root.title} ")
+            if pane is current:
+                label.stylize("reverse")
+            parts.append(label)
+        bar = Text(" ").join(parts)
+        bar.append("   tab/1-9: next pane", style="dim")
+        self.query_one("#pane-bar", Static).update(bar)
+
+    def on_descendant_focus(self, event) -> None:
+        pane = SourcePane.containing(event.widget)
+        if pane is not None and not pane.has_class("current"):
+            self._set_current(pane)
 
     def on_screen_suspend(self) -> None:
         for pane in self.panes:
@@ -90,6 +124,7 @@ class StatusScreen(OpsScreen):
             if self.has_class("maximised"):
                 for pane in panes:
                     pane.set_class(pane is target, "maximised")
+            self._set_current(target)  # shown before focused: a hidden pane takes no focus
             target.table.focus()
 
     def _step_pane(self, delta: int) -> None:
