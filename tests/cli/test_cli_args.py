@@ -81,15 +81,16 @@ def test_tail_opens_the_files_that_exist_and_says_which_is_missing(tmp_path, mon
 
 
 async def test_tail_says_what_is_missing_and_brackets_switch_tabs(tmp_path):
-    from opsconsole.ui.tail_app import TailApp
     from textual.widgets import TabbedContent
+    from ui_helpers import wait_for
+
+    from opsconsole.ui.tail_app import TailApp
 
     for name in ("a.log", "b.log"):
         (tmp_path / name).write_text(f"{name}\n")
     app = TailApp([str(tmp_path / "a.log"), str(tmp_path / "b.log")], missing=["c.log"])
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.3)
-        assert any("no such file: c.log" in str(n.message) for n in app._notifications)
+        await wait_for(pilot, lambda: any("no such file: c.log" in str(n.message) for n in app._notifications))
         tabs = app.query_one(TabbedContent)
         assert tabs.active == "tab-0"
         await pilot.press("right_square_bracket")

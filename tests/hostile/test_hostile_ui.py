@@ -17,11 +17,11 @@ from opsconsole.ui.screens.killswitch import KillSwitchModal
 from opsconsole.ui.widgets.log_view import LogView
 
 
-async def _press_until(app, key: str, done, timeout: float = 10.0) -> None:
-    """Send a key and wait until `done()` (failing after `timeout`: the key had no effect).
-    Sent like `pilot.press` does, but without its wait for the process to go idle: a search
-    thread keeps the CPU busy (with the GIL released), which is the point, and the pilot
-    would wait out its one-second cap."""
+async def _press_until(app, key: str, done, timeout: float = 10.0) -> float:
+    """Send a key, wait until `done()` (failing after `timeout`: the key had no effect), and
+    return the seconds it took. Sent like `pilot.press` does, but without its wait for the
+    process to go idle: a search thread keeps the CPU busy (with the GIL released), which is
+    the point, and the pilot would wait out its one-second cap."""
     started = time.monotonic()
     event = events.Key(key, None)
     event.set_sender(app)
@@ -29,10 +29,11 @@ async def _press_until(app, key: str, done, timeout: float = 10.0) -> None:
     while not done():
         assert time.monotonic() - started < timeout, f"{key} had no effect within {timeout}s"
         await asyncio.sleep(0.005)
+    return time.monotonic() - started
 
 
 @pytest.mark.parametrize("pattern", CATASTROPHIC[:2])
-async def test_ctrl_k_arms_while_a_catastrophic_search_runs(make_app, tmp_path,
+async def test_ctrl_k_arms_within_half_a_second_while_a_catastrophic_search_runs(make_app, tmp_path,
                                                                                   monkeypatch, pattern):
     monkeypatch.setenv("OPSCONSOLE_NO_RG", "1")  # the backtracking-capable engine, on purpose
     log = tmp_path / "slow.log"
@@ -54,7 +55,8 @@ async def test_ctrl_k_arms_while_a_catastrophic_search_runs(make_app, tmp_path,
                 return True
             return False
 
-        await _press_until(app, "ctrl+k", armed)  # the stall a search can cause: benchmarks/hostile.py
+        took = await _press_until(app, "ctrl+k", armed)
+        assert took < 0.5, f"ctrl+k took {took:.2f}s to arm while the search ran"  # issue 11 asks this bound
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, KillSwitchModal))
         # esc in the viewer cancels the search; it ends within a block's budget

@@ -40,7 +40,7 @@ def _session(peer, tmp_path, *, blip: bool = True, **settings):
     return BACKEND.open(env)
 
 
-async def _until(pred, timeout: float = 20.0, what: str = "condition"):
+async def _until(pred, timeout: float = 60.0, what: str = "condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         got = await pred()
@@ -55,7 +55,7 @@ def _source(session):
     return source
 
 
-async def _row(source, key: str, pred=lambda it: True, timeout: float = 20.0):
+async def _row(source, key: str, pred=lambda it: True, timeout: float = 60.0):
     async def look():
         try:
             items = {it.key: it for it in await source.fetch()}
@@ -67,7 +67,7 @@ async def _row(source, key: str, pred=lambda it: True, timeout: float = 20.0):
     return await _until(look, timeout, f"row {key}")
 
 
-async def _gone(source, key: str, timeout: float = 20.0):
+async def _gone(source, key: str, timeout: float = 60.0):
     async def look():
         try:
             return key not in {it.key for it in await source.fetch()}
@@ -87,7 +87,7 @@ def _patch_failed(peer, name: str, reason: str = "OOMKilled", code: int = 137):
     }})
 
 
-async def _job_text(ref, done: bool = True, contains: str | None = None, timeout: float = 20.0) -> str:
+async def _job_text(ref, done: bool = True, contains: str | None = None, timeout: float = 60.0) -> str:
     job = ref.job
 
     async def look():

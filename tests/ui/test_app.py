@@ -231,8 +231,7 @@ async def test_quit_is_refused_while_the_kill_switch_fires(make_app, monkeypatch
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, KillResultsScreen))
         await pilot.press("escape", "q")
-        await pilot.pause(0.2)
-        assert any("still firing" in str(n.message) for n in app._notifications)
+        await wait_for(pilot, lambda: any("still firing" in str(n.message) for n in app._notifications))
         assert not app._kill_task.done()  # the fire goes on
         release.set()
         await wait_for(pilot, lambda: app._kill_task.done())

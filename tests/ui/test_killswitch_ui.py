@@ -5,9 +5,9 @@ latch and the trouble even with a broken ledger, and an interrupted kill is offe
 from __future__ import annotations
 
 import asyncio
-import time
 
 from textual.widgets import Static
+from ui_helpers import wait_for
 
 from opsconsole.domain.kill import KillObject, KillStep, StepLog
 from opsconsole.services import killplan
@@ -20,13 +20,6 @@ def _static_text(screen, selector: str) -> str:
     from textual.widgets import Static
 
     return str(screen.query_one(selector, Static).render())
-
-
-async def _wait(pilot, predicate, timeout: float = 10.0) -> None:
-    t_end = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < t_end, "timed out"
-        await pilot.pause(0.05)
 
 
 async def test_armed_modal_lists_the_objects_and_results_tick_and_show_every_object_in_full(make_app, monkeypatch):
@@ -48,11 +41,11 @@ async def test_armed_modal_lists_the_objects_and_results_tick_and_show_every_obj
     app = make_app()
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.press("ctrl+k")
-        await _wait(pilot, lambda: isinstance(app.screen, KillSwitchModal) and app.screen.targets is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, KillSwitchModal) and app.screen.targets is not None)
         text = _static_text(app.screen, "#plan")
         assert "STOP RUNS" in text and "task dag_with_a_really_long_identifier" in text
         await pilot.press("enter")
-        await _wait(pilot, lambda: isinstance(app.screen, KillResultsScreen)
+        await wait_for(pilot, lambda: isinstance(app.screen, KillResultsScreen)
                     and "stop the tasks" in app.screen.results
                     and app.screen.results["stop the tasks"].log.objects)
         table = app.screen.query_one("#ks-table")
@@ -61,7 +54,7 @@ async def test_armed_modal_lists_the_objects_and_results_tick_and_show_every_obj
         second = str(table.get_cell("stop the tasks", "time"))
         assert first != second and second.endswith("s")  # TIME ticks while the step runs
         go.set()
-        await _wait(pilot, lambda: app.screen.report is not None)
+        await wait_for(pilot, lambda: app.screen.report is not None)
         detail = _static_text(app.screen, "#ks-detail-text")
         assert LONG_ID in detail.replace("\n", "")  # the whole id, never cut
         assert "ended: state failed" in detail and "confirmed" in detail
@@ -80,14 +73,14 @@ async def test_with_a_broken_ledger_the_header_shows_halted_and_the_trouble(make
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause(0.5)
         await pilot.press("ctrl+k")
-        await _wait(pilot, lambda: isinstance(app.screen, KillSwitchModal))
+        await wait_for(pilot, lambda: isinstance(app.screen, KillSwitchModal))
         await pilot.press("enter")
-        await _wait(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None
+        await wait_for(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None
                     and "kill-journal.jsonl" in _static_text(app.screen, ".ks-summary"))  # after the audit writer
         summary = _static_text(app.screen, ".ks-summary")
         assert "ledger unusable" in summary and "kill-journal.jsonl" in summary
         await pilot.press("escape")
-        await _wait(pilot, lambda: app.halted and "LEDGER BROKEN" in app.kill_notice)
+        await wait_for(pilot, lambda: app.halted and "LEDGER BROKEN" in app.kill_notice)
         from opsconsole.ui.widgets.header import OpsHeader
 
         header = str(app.screen.query_one(OpsHeader).render())
@@ -107,14 +100,14 @@ async def test_an_interrupted_kill_is_said_on_start_and_offered_again(make_app, 
     halt.mark_in_progress(data, {"kill_id": "k-dead", "pid": 2 ** 22 - 1, "proc_start": "1", "by": "bob",
                                  "started_at": "2026-11-29T22:00:00+00:00"})
     async with app.run_test(size=(120, 30)) as pilot:
-        await _wait(pilot, lambda: isinstance(app.screen, KillSwitchModal))
+        await wait_for(pilot, lambda: isinstance(app.screen, KillSwitchModal))
         assert "k-dead" in app.screen.notice and "INTERRUPTED" in app.screen.notice
         assert app.halted and "KILL INTERRUPTED" in app.kill_notice
         await pilot.press("enter")  # fire again
-        await _wait(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None)
+        await wait_for(pilot, lambda: isinstance(app.screen, KillResultsScreen) and app.screen.report is not None)
         assert [m["kill_id"] for m in app.screen.report.interrupted] == ["k-dead"]
         await pilot.press("escape")
-        await _wait(pilot, lambda: "KILL INTERRUPTED" not in app.kill_notice)
+        await wait_for(pilot, lambda: "KILL INTERRUPTED" not in app.kill_notice)
 
 
 async def test_release_shows_the_reconciliation_before_the_operator_confirms(make_app):
@@ -128,9 +121,9 @@ async def test_release_shows_the_reconciliation_before_the_operator_confirms(mak
         app.context.ledger.set_halt("test kill", "tester")
         app.refresh_halt()
         app.release_latch()
-        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         body = "\n".join(str(s.render()) for s in app.screen.query(Static))
         assert "runs still alive:" in body and "none" in body
         await pilot.press("escape")
-        await _wait(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert app.context.ledger.halt_latch() is not None  # cancelled: still HALTED

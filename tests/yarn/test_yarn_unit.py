@@ -155,10 +155,13 @@ async def test_an_application_ending_between_the_two_listings_is_one_row(tmp_pat
     assert item.state is State.STOPPED and item.cells["state"] == "killed"
 
 
-async def test_an_ended_attempts_containers_are_probed_even_while_the_rm_still_lists_its_am(tmp_path, monkeypatch):
-    """Right after an application ends the RM may still list the AM's container alone: the
-    others are looked up on the AM's NodeManager all the same; a lookup that timed out is asked
-    again on the next refresh, a plain "unknown container" is not."""
+@pytest.mark.parametrize("attempt_state", ["FINISHING", "FINISHED"])
+async def test_an_ended_attempts_containers_are_probed_even_while_the_rm_still_lists_its_am(tmp_path, monkeypatch,
+                                                                                          attempt_state):
+    """Once its AM unregistered the RM reports the application FINISHED while the attempt is
+    FINISHING and lists the AM's container alone (CI saw that window): the others are looked up
+    on the AM's NodeManager all the same; a lookup that timed out is asked again on the next
+    refresh, a plain "unknown container" is not."""
     from yarn_helpers import open_session
 
     from opsconsole.backends.yarn.client import LogFile, YarnAttempt, YarnContainer, YarnError
@@ -166,7 +169,7 @@ async def test_an_ended_attempts_containers_are_probed_even_while_the_rm_still_l
 
     session = open_session({"url": "http://127.0.0.1:9"}, tmp_path)
     am = "container_1_0001_01_000001"
-    attempt = YarnAttempt.from_json("application_1_0001", {"id": 1, "appAttemptState": "FINISHED",
+    attempt = YarnAttempt.from_json("application_1_0001", {"id": 1, "appAttemptState": attempt_state,
                                                            "containerId": am, "nodeHttpAddress": "nm:8042"})
     live = [[YarnContainer.from_json({"containerId": am, "containerState": "RUNNING"})], [], []]
     asked: list[str] = []

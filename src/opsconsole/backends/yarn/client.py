@@ -193,6 +193,12 @@ class YarnAttempt:
     def active(self) -> bool:
         return self.state.upper() not in ("FINISHED", "FAILED", "KILLED")
 
+    @property
+    def winding_down(self) -> bool:
+        """The AM has unregistered (or the attempt ended): the RM already reports the application
+        FINISHED while the attempt is FINISHING and lists its AM container alone."""
+        return not self.active or self.state.upper() in ("FINAL_SAVING", "FINISHING")
+
 
 @dataclass(frozen=True)
 class YarnContainer:

@@ -238,9 +238,9 @@ class YarnContainersSource(_YarnSource):
         live = await client.containers(self.app_id, self.attempt.id)
         found = {c.id: c for c in live}
         am = self.attempt.am_container
-        # An ended attempt's containers are gone from the RM, or going: right after the end it may
-        # still list the AM alone. The others are found on the AM's NodeManager, by number.
-        if am and (am not in found or not self.attempt.active):
+        # An ended attempt's containers are gone from the RM, or going: while it winds down the
+        # RM lists the AM alone. The others are found on the AM's NodeManager, by number.
+        if am and (am not in found or self.attempt.winding_down):
             found.setdefault(am, YarnContainer(am, "", self.attempt.node_http, 0, 0, None, None, None, {}))
             if self._probed is None or live:  # once every container is gone, what was found stays
                 probed, complete = await self._probe(am)
