@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from peer_procs import kill_below
 from ssh_helpers import BIG_LAST, host_table, trading_host
 from sshd_peer import PeerGroup, ensure_installed, free_port, make_keys, start_sshd, start_supervisor
 
@@ -18,6 +19,7 @@ def peers(tmp_path_factory):
     ensure_installed()
     root = tmp_path_factory.mktemp("sshpeers")
     group = PeerGroup()
+    group.cleanups.append(lambda: kill_below(root))  # runs the tests started detached (setsid, tmux)
     try:
         keys = make_keys(root / "keys")
         sshds = [start_sshd(root, keys, group, name=f"sshd{i}") for i in range(3)]

@@ -155,6 +155,10 @@ def test_remote_run_ids_and_start_script():
     assert "setsid nohup sh -c" in script and "export OPSCONSOLE_RUN_ID=7" in script
     assert "export TOKEN=s3cr3t" in script  # given on stdin to the remote shell: never written to the host's disk
     assert "command.sh" in script and "s3cr3t" not in script.split("command.sh")[0].split("printf")[-1]
+    # the log exists before the detached command starts (tmux starts it a moment after returning)
+    for detach, starter in (("setsid", "setsid nohup"), ("tmux", "tmux -L")):
+        script = start_script(RunSpec(kind="k", command=["true"]), 7, "runs/run-000007", detach)
+        assert script.index(": > out.log") < script.index(starter) and ">> out.log 2>&1" in script
 
 
 # --- config ------------------------------------------------------------------------------------

@@ -20,6 +20,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: run as a script too
+
+from peer_procs import kill_below  # noqa: E402
+
 PEER_DIR = Path(__file__).resolve().parents[1] / "peers" / "yarn"
 VERSION = "3.5.0"
 CACHE = Path(os.environ.get("YARNPEER", Path.home() / ".cache" / "opsconsole-peers" / "yarn" / VERSION))
@@ -225,19 +229,7 @@ class YarnPeer:
 
     def _kill_leftover_containers(self) -> None:
         """Container processes (own sessions) still running with a working dir under our root."""
-        root = str(self.root.resolve())
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cwd = os.readlink(entry / "cwd")
-            except OSError:
-                continue
-            if cwd == root or cwd.startswith(root + "/"):
-                try:
-                    os.kill(int(entry.name), signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+        kill_below(self.root)
 
 
 def _stop_group(proc: subprocess.Popen, grace: float) -> None:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 SSH_PREFIX = "ssh:"
 ACTIVE = (State.QUEUED, State.RUNNING, State.UP_FOR_RETRY)
 RESULTS = "results"
-TMUX_SOCKET = "opsconsole"  # runs get a tmux server of their own: `tmux -L opsconsole attach -t opsconsole-run-N`
+TMUX_SOCKET = "opsconsole"  # runs get a tmux server of their own: `tmux -L opsconsole attach -t opsconsole-run-NNNNNN-TOKEN`
 
 
 @dataclass(frozen=True)
@@ -79,11 +79,14 @@ def start_script(spec: RunSpec, run_id: int, path: str, detach: str) -> str:
     parent = _dir_expr(path.rsplit("/", 1)[0]) if "/" in path else "."
     # the run dir must be new: a clash fails the launch instead of sharing a dir with another run
     lines = ["set -e", f"mkdir -p {parent}", f"mkdir {d}", f"mkdir {d}/{RESULTS}", f"cd {d}",
-             f"printf '%s\\n' {q(command)} > command.sh", *exports]
-    wrapper = 'sh ./command.sh > out.log 2>&1; echo $? > exit_code.tmp; mv exit_code.tmp exit_code'
+             f"printf '%s\\n' {q(command)} > command.sh", ": > out.log", *exports]
+    # out.log exists when the launch returns (tmux starts the command a moment later): its log
+    # opens at once, empty, and follows; the command appends to it
+    wrapper = 'sh ./command.sh >> out.log 2>&1; echo $? > exit_code.tmp; mv exit_code.tmp exit_code'
     if detach == "tmux":
         # a running tmux server gives new sessions its own environment, not ours: export inline
-        session = f"opsconsole-run-{run_id}"
+        # named by the run dir (id and token): another ledger's run N on the same host is another session
+        session = f"opsconsole-{path.rstrip('/').rsplit('/', 1)[-1]}"
         inline = "; ".join(e.replace('"$PWD/results"', '"$PWD"/results') for e in exports[1:])
         wrapper = f"export OPSCONSOLE_RUN_ID={run_id}; {inline}; {wrapper}"
         lines += [f"tmux -L {TMUX_SOCKET} new-session -d -s {session} -c \"$PWD\" {q(wrapper)}",
