@@ -51,7 +51,12 @@ async def until(pilot, condition, what: str = "condition") -> None:
 
 async def ready(pilot) -> LogView:
     view = pilot.app.query_one(LogView)
-    await until(pilot, lambda: view.document.indexed and view.line_count > 0 or view.document.error, "index")
+    doc = view.document
+
+    def indexed_on_screen() -> bool:  # the view syncs on a message: the index can be done a moment before
+        return bool(doc.error) or (doc.indexed and 0 < view.line_count == doc.lines.line_count)
+
+    await until(pilot, indexed_on_screen, "index")
     await until(pilot, lambda: view.visible_lines(), "first paint")
     return view
 
